@@ -1,0 +1,17 @@
+# rnnlab: one Snakemake DAG for every study. dvc.yaml is generated from it (rnnlab dvc-sync).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "params.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/rhythm.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        RHYTHM_TARGETS,

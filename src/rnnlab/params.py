@@ -1,0 +1,106 @@
+"""Load, overlay and validate params before any job runs.
+
+The schema (``workflow/schemas/params.schema.yaml``) requires every key and forbids
+unknown ones. Errors name the dotted key and the allowed range or type, e.g.
+``rhythm.zrnn.train.lr = -0.1: must be > 0 (allowed: 0 < value <= 1)``. Cross-field
+rules a JSON schema cannot state (e.g. discard shorter than the drive) are checked here too.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SCHEMA = PROJECT_ROOT / "workflow" / "schemas" / "params.schema.yaml"
+
+
+class ParamsError(ValueError):
+    """A params file that fails validation; the message names every bad key."""
+
+
+def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge (the same rule Snakemake applies to ``--configfile``)."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_params(path: str | Path, *overlays: str | Path) -> dict[str, Any]:
+    """Read ``path``, merge each overlay on top, validate, return the dict."""
+    with open(path) as fh:
+        params = yaml.safe_load(fh) or {}
+    for extra in overlays:
+        with open(extra) as fh:
+            params = deep_merge(params, yaml.safe_load(fh) or {})
+    validate_params(params)
+    return params
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f"{key + '.' if error.absolute_path else ''}{missing}: missing required key"
+    if error.validator == "additionalProperties":
+        allowed = ", ".join(sorted(schema.get("properties", {})))
+        return f"{key}: {error.message} (allowed keys: {allowed})"
+    bounds = []
+    if "minimum" in schema:
+        bounds.append(f"{schema['minimum']} <= value")
+    if "exclusiveMinimum" in schema:
+        bounds.append(f"{schema['exclusiveMinimum']} < value")
+    if "maximum" in schema:
+        bounds.append(f"value <= {schema['maximum']}")
+    if "exclusiveMaximum" in schema:
+        bounds.append(f"value < {schema['exclusiveMaximum']}")
+    hint = ""
+    if "enum" in schema:
+        hint = f" (allowed: {', '.join(map(str, schema['enum']))})"
+    elif "type" in schema:
+        hint = f" (type {schema['type']}{', ' + ' and '.join(bounds) if bounds else ''})"
+    return f"{key} = {error.instance!r}: {error.message}{hint}"
+
+
+def _cross_field_errors(params: Mapping[str, Any]) -> list[str]:
+    errors = []
+    rhythm = params.get("rhythm", {})
+    task = rhythm.get("task", {})
+    if task.get("onset_min_s", 0) > task.get("onset_max_s", 0):
+        errors.append("rhythm.task.onset_min_s must be <= rhythm.task.onset_max_s")
+    if task.get("sync_window_s", 0) > task.get("duration_s", float("inf")):
+        errors.append("rhythm.task.sync_window_s must be <= rhythm.task.duration_s")
+    if task.get("dt_s", 0) >= task.get("duration_s", float("inf")):
+        errors.append("rhythm.task.dt_s must be < rhythm.task.duration_s")
+    tau = rhythm.get("zrnn", {}).get("model", {}).get("tau_s")
+    if tau is not None and task.get("dt_s", 0) > tau:
+        errors.append(
+            f"rhythm.zrnn.model.tau_s = {tau} must be >= rhythm.task.dt_s = {task['dt_s']} "
+            "(alpha = dt/tau must be <= 1)"
+        )
+    cont = rhythm.get("zrnn_eval", {}).get("continuation", {})
+    if cont and cont.get("discard_s", 0) >= cont.get("drive_s", float("inf")):
+        errors.append("rhythm.zrnn_eval.continuation.discard_s must be < drive_s")
+    return errors
+
+
+def validate_params(params: Mapping[str, Any], schema_path: str | Path = DEFAULT_SCHEMA) -> None:
+    """Raise :class:`ParamsError` listing every violation, or return None."""
+    with open(schema_path) as fh:
+        schema = yaml.safe_load(fh)
+    validator = jsonschema.Draft202012Validator(schema)
+    messages = [_describe(e) for e in sorted(validator.iter_errors(params), key=str)]
+    if not messages:
+        messages = _cross_field_errors(params)
+    if messages:
+        raise ParamsError("invalid params:\n  - " + "\n  - ".join(messages))

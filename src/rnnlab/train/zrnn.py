@@ -1,0 +1,249 @@
+"""Train the ZRNN on synchronisation–continuation trials (rhythm.md §4, with fixes).
+
+Adam on MSE over whole trials, a fresh seeded batch per step, gradient-norm clipping
+(needed at small N, rhythm.md §17), validation on a fixed seeded set every
+``val_every`` steps, best checkpoint by validation MSE (not by a noisy training batch),
+early stop when the validation MSE reaches ``target_val_mse``. A resume file beside the
+outputs lets an interrupted run continue from its last validation point with identical
+numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from rnnlab.io import load_checkpoint, save_checkpoint, write_csv, write_json
+from rnnlab.models.ctrnn import CTRNN
+from rnnlab.models.zrnn import build_zrnn
+from rnnlab.tasks.rhythm import RhythmTaskConfig, load_set, sample_batch
+from rnnlab.train.device import pick_device
+
+log = logging.getLogger(__name__)
+CURVE_COLUMNS = ["step", "train_mse", "val_mse", "seconds"]
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """The ``rhythm.zrnn.train`` params section."""
+
+    seed: int
+    batch_size: int
+    lr: float
+    max_steps: int
+    grad_clip_norm: float
+    val_every: int
+    target_val_mse: float
+    val_noise_seed: int
+    device: str = "auto"
+
+    @classmethod
+    def from_params(cls, section: dict[str, Any]) -> TrainSettings:
+        return cls(**section)
+
+
+def _fingerprint(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@torch.no_grad()
+def validation_mse(
+    model: CTRNN, inputs: torch.Tensor, target: torch.Tensor, noise_seed: int
+) -> float:
+    """MSE on the fixed validation set, with a fixed noise draw so values are comparable."""
+    was_training = model.training
+    model.eval()
+    gen = torch.Generator(device=inputs.device).manual_seed(noise_seed)
+    out, _ = model(inputs, noise_generator=gen)
+    model.train(was_training)
+    return float(torch.mean((out - target) ** 2))
+
+
+def train_zrnn(
+    task: RhythmTaskConfig,
+    model_params: dict[str, Any],
+    train_params: dict[str, Any],
+    val_set: dict[str, np.ndarray],
+    *,
+    checkpoint_path: str | os.PathLike[str],
+    curve_path: str | os.PathLike[str],
+    metrics_path: str | os.PathLike[str],
+    resume_path: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Train, write checkpoint / loss curve CSV / metrics JSON, return the metrics."""
+    settings = TrainSettings.from_params(train_params)
+    if threads:
+        torch.set_num_threads(int(threads))
+    device = pick_device(settings.device)
+    fingerprint = _fingerprint(task.to_dict(), model_params, train_params)
+
+    model = build_zrnn(model_params, task.dt_s, seed=settings.seed).to(device)
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
+    data_gen = torch.Generator().manual_seed(settings.seed + 1)
+    noise_gen = torch.Generator(device=device).manual_seed(settings.seed + 2)
+    val_inputs = torch.as_tensor(val_set["inputs"], device=device)
+    val_target = torch.as_tensor(val_set["target"], device=device)
+
+    step = 0
+    curve: list[dict[str, float]] = []
+    best: dict[str, Any] = {"val_mse": float("inf"), "step": -1, "state_dict": None}
+    elapsed_before = 0.0
+    resume = Path(resume_path) if resume_path else None
+    if resume is not None and resume.exists():
+        state = load_checkpoint(resume, map_location=device)
+        if state.get("fingerprint") == fingerprint:
+            model.load_state_dict(state["model"])
+            optimiser.load_state_dict(state["optimiser"])
+            data_gen.set_state(state["data_gen"])
+            noise_gen.set_state(state["noise_gen"].to(noise_gen.get_state().device))
+            step = int(state["step"])
+            curve = [dict(row) for row in state["curve"]]
+            best = {
+                "val_mse": float(state["best_val_mse"]),
+                "step": int(state["best_step"]),
+                "state_dict": state["best_state_dict"],
+            }
+            elapsed_before = float(state["seconds"])
+            log.info("resumed from step %d (%s)", step, resume)
+        else:
+            log.warning("ignoring resume file %s: it belongs to other params", resume)
+
+    start = time.perf_counter() - elapsed_before
+    stopped_early = bool(best["val_mse"] <= settings.target_val_mse)
+    window: list[float] = []
+    progress = tqdm(
+        total=settings.max_steps, initial=step, desc="train zrnn", disable=None, leave=False
+    )
+    model.train()
+    while step < settings.max_steps and not stopped_early:
+        inputs, target = sample_batch(task, settings.batch_size, data_gen)
+        inputs, target = inputs.to(device), target.to(device)
+        out, _ = model(inputs, noise_generator=noise_gen)
+        loss = torch.mean((out - target) ** 2)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        if settings.grad_clip_norm > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip_norm)
+        optimiser.step()
+        model.project_()
+        step += 1
+        window.append(float(loss.detach()))
+        progress.update(1)
+
+        if step % settings.val_every == 0 or step == settings.max_steps:
+            val = validation_mse(model, val_inputs, val_target, settings.val_noise_seed)
+            seconds = time.perf_counter() - start
+            curve.append(
+                {
+                    "step": step,
+                    "train_mse": float(np.mean(window)),
+                    "val_mse": val,
+                    "seconds": seconds,
+                }
+            )
+            window = []
+            if val < best["val_mse"]:
+                best = {
+                    "val_mse": val,
+                    "step": step,
+                    "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
+                }
+            stopped_early = val <= settings.target_val_mse
+            log.info(
+                "step %d train %.4f val %.4f (%.0f s)", step, curve[-1]["train_mse"], val, seconds
+            )
+            progress.set_postfix(val_mse=f"{val:.4f}")
+            if resume is not None:
+                save_checkpoint(
+                    resume,
+                    {
+                        "fingerprint": fingerprint,
+                        "model": model.state_dict(),
+                        "optimiser": optimiser.state_dict(),
+                        "data_gen": data_gen.get_state(),
+                        "noise_gen": noise_gen.get_state(),
+                        "step": step,
+                        "curve": curve,
+                        "best_val_mse": best["val_mse"],
+                        "best_step": best["step"],
+                        "best_state_dict": best["state_dict"],
+                        "seconds": seconds,
+                    },
+                )
+    progress.close()
+    seconds = time.perf_counter() - start
+
+    if best["state_dict"] is None:  # max_steps == 0 or no validation ran: keep the init
+        best = {
+            "val_mse": validation_mse(model, val_inputs, val_target, settings.val_noise_seed),
+            "step": step,
+            "state_dict": model.state_dict(),
+        }
+    payload = {
+        "model_config": model.config.to_dict(),
+        "state_dict": {k: v.cpu() for k, v in best["state_dict"].items()},
+        "task_config": task.to_dict(),
+        "train": {"best_step": best["step"], "best_val_mse": best["val_mse"], "steps": step},
+    }
+    save_checkpoint(checkpoint_path, payload)
+    write_csv(curve_path, curve, CURVE_COLUMNS)
+    metrics = {
+        "train": {
+            "best_val_mse": best["val_mse"],
+            "best_step": best["step"],
+            "steps": step,
+            "seconds": seconds,
+            "reached_target": bool(best["val_mse"] <= settings.target_val_mse),
+            "device": str(device),
+        }
+    }
+    write_json(metrics_path, metrics)
+    if resume is not None and resume.exists():
+        resume.unlink()
+    return metrics
+
+
+def load_trained_zrnn(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> tuple[CTRNN, RhythmTaskConfig, dict[str, Any]]:
+    """Model, task and training info from a checkpoint written by :func:`train_zrnn`."""
+    payload = load_checkpoint(path, map_location=device)
+    model = CTRNN.from_checkpoint(payload).to(device)
+    model.eval()
+    return model, RhythmTaskConfig.from_params(payload["task_config"]), payload["train"]
+
+
+def train_zrnn_stage(
+    task_params: dict[str, Any],
+    zrnn_params: dict[str, Any],
+    val_path: str,
+    checkpoint_path: str,
+    curve_path: str,
+    metrics_path: str,
+    resume_path: str | None = None,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Stage ``train_zrnn``: params sections and paths in, checkpoint/curve/metrics out."""
+    return train_zrnn(
+        RhythmTaskConfig.from_params(task_params),
+        zrnn_params["model"],
+        zrnn_params["train"],
+        load_set(val_path),
+        checkpoint_path=checkpoint_path,
+        curve_path=curve_path,
+        metrics_path=metrics_path,
+        resume_path=resume_path,
+        threads=threads,
+    )

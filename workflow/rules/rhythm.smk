@@ -1,0 +1,90 @@
+# Rhythm study (ZRNN now; PRNN and IZRNN slot in as rules here, see reference rhythm.md §8-10).
+
+
+RHYTHM_TARGETS = [
+    "results/rhythm/zrnn_eval/metrics.json",
+    "results/rhythm/figures/zrnn_outputs.png",
+    "results/rhythm/figures/zrnn_loss.png",
+    "results/rhythm/figures/zrnn_continuation.png",
+]
+
+
+rule rhythm_data:
+    output:
+        val="results/rhythm/data/val.npz",
+        test="results/rhythm/data/test.npz",
+    log:
+        "logs/rhythm/rhythm_data.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    params:
+        task=section("rhythm/task"),
+        data=section("rhythm/data"),
+    script:
+        "../scripts/rhythm_data.py"
+
+
+rule train_zrnn:
+    input:
+        val="results/rhythm/data/val.npz",
+    output:
+        checkpoint="results/rhythm/zrnn/model.pt",
+        curve="results/rhythm/zrnn/loss_curve.csv",
+        metrics="results/rhythm/zrnn/metrics.json",
+    log:
+        "logs/rhythm/train_zrnn.log",
+    benchmark:
+        "logs/rhythm/train_zrnn.benchmark.tsv"
+    conda:
+        "../../envs/rnnlab.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        runtime=60,
+        mem_mb=4000,
+    params:
+        task=section("rhythm/task"),
+        zrnn=section("rhythm/zrnn"),
+    script:
+        "../scripts/train_zrnn.py"
+
+
+rule eval_zrnn:
+    input:
+        checkpoint="results/rhythm/zrnn/model.pt",
+        test="results/rhythm/data/test.npz",
+    output:
+        metrics="results/rhythm/zrnn_eval/metrics.json",
+        table="results/rhythm/zrnn_eval/continuation.csv",
+        traces="results/rhythm/zrnn_eval/traces.npz",
+    log:
+        "logs/rhythm/eval_zrnn.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    threads: 2
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    params:
+        evaluation=section("rhythm/zrnn_eval"),
+    script:
+        "../scripts/eval_zrnn.py"
+
+
+rule fig_zrnn_outputs:
+    input:
+        traces="results/rhythm/zrnn_eval/traces.npz",
+        table="results/rhythm/zrnn_eval/continuation.csv",
+        curve="results/rhythm/zrnn/loss_curve.csv",
+    output:
+        outputs="results/rhythm/figures/zrnn_outputs.png",
+        loss="results/rhythm/figures/zrnn_loss.png",
+        continuation="results/rhythm/figures/zrnn_continuation.png",
+    log:
+        "logs/rhythm/fig_zrnn_outputs.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    params:
+        figures=section("rhythm/figures"),
+    script:
+        "../scripts/fig_zrnn_outputs.py"

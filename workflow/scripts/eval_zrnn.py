@@ -1,0 +1,15 @@
+"""Thin adapter: snakemake.* -> rnnlab.analysis.rhythm_eval.eval_zrnn_stage."""
+
+from rnnlab.pipeline.logs import setup_logging
+from rnnlab.analysis.rhythm_eval import eval_zrnn_stage
+
+setup_logging(snakemake.log[0])
+eval_zrnn_stage(
+    snakemake.params.evaluation,
+    checkpoint_path=snakemake.input.checkpoint,
+    test_path=snakemake.input.test,
+    metrics_path=snakemake.output.metrics,
+    table_path=snakemake.output.table,
+    traces_path=snakemake.output.traces,
+    threads=snakemake.threads,
+)
