@@ -13,13 +13,13 @@ export MALLOC_TOP_PAD_ := 1000000000
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	$(VENV)/bin/pip install --quiet -e '.[dev,test]'
 	touch $@
 
 venv: $(VENV)/.installed
 
 run: venv
-	snakemake --cores all
+	snakemake --cores all --workflow-profile workflow/profiles/default
 
 smoke: venv
 	snakemake --cores all --configfile workflow/presets/smoke.yaml

@@ -1,7 +1,7 @@
 """Thin adapter: snakemake.* -> rnnlab.analysis.rhythm_eval.eval_zrnn_stage."""
 
-from rnnlab.pipeline.logs import setup_logging
 from rnnlab.analysis.rhythm_eval import eval_zrnn_stage
+from rnnlab.pipeline.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 eval_zrnn_stage(

@@ -10,12 +10,14 @@ Options cover the published variants:
 - activation: relu, softplus, tanh, sigmoid, retanh (max(tanh, 0)), power (relu(x)²);
 - Dale's law by presynaptic column, either *reparametrised* (W = |W̃| · D, the ZRNN and
   Song et al. 2016 choice) or *projected* (W̃ sign-clamped after each optimiser step, nn4n);
+  with ``dale_io`` also on the input (W_in ≥ 0) and readout (columns signed by unit type),
+  as nn4n's E/I masks and Song's W_out = [W]₊·D do;
 - masks: sparsity (fixed zeros), plasticity (gradient multipliers, 0 freezes); all masks
   are registered buffers, so they live in the state dict and move with the module;
 - noise: recurrent noise inside the bracket with the Song ``sqrt(2/α)·σ`` scaling (per-step
   state noise ``sqrt(2α)·σ``) or the nn4n ``σ`` scaling (per-step ``α·σ``), added before the
-  nonlinearity (to x) or after it (to r); input noise ``u ← relu(u + η)`` during training
-  as in the ZRNN;
+  nonlinearity (to x); or after it (to r) with std ``sqrt(2α)·σ`` (Song) or ``σ`` (nn4n);
+  input noise ``u ← relu(u + η)`` during training as in the ZRNN;
 - learnable or zero initial state; scalar or per-unit τ.
 
 Constant tensors (effective weights, α) are computed once per forward call, not per step.
@@ -63,6 +65,7 @@ class CTRNNConfig:
     activation: Activation = "relu"
     dale: Literal["none", "reparam", "project"] = "none"
     e_fraction: float = 0.8
+    dale_io: bool = False
     autapses: bool = False
     sigma_rec: float = 0.0
     sigma_in: float = 0.0
@@ -250,13 +253,14 @@ class CTRNN(nn.Module):
     def effective_weights(self) -> dict[str, torch.Tensor]:
         """The weights the dynamics use, with masks and Dale's law applied."""
         w_rec = self.w_rec * self.rec_mask
+        w_in = self.w_in * self.in_mask
+        w_out = self.w_out * self.out_mask
         if self.config.dale == "reparam":
             w_rec = w_rec.abs() * self.signs.unsqueeze(0)
-        return {
-            "rec": w_rec,
-            "in": self.w_in * self.in_mask,
-            "out": self.w_out * self.out_mask,
-        }
+            if self.config.dale_io:
+                w_in = w_in.abs()
+                w_out = w_out.abs() * self.signs.unsqueeze(0)
+        return {"rec": w_rec, "in": w_in, "out": w_out}
 
     @torch.no_grad()
     def project_(self) -> None:
@@ -271,12 +275,21 @@ class CTRNN(nn.Module):
         if self.config.dale == "project":
             signs = self.signs.unsqueeze(0)
             self.w_rec.copy_(torch.clamp(self.w_rec * signs, min=0.0) * signs)
+            if self.config.dale_io:
+                self.w_in.clamp_(min=0.0)
+                self.w_out.copy_(torch.clamp(self.w_out * signs, min=0.0) * signs)
 
     # --- dynamics ----------------------------------------------------------------------
     def _noise_std_inside(self) -> torch.Tensor:
-        """Std of ξ inside the α-bracket, per unit."""
+        """Std of ξ inside the α-bracket, per unit (pre-activation noise)."""
         if self.config.noise_scaling == "song":
             return torch.sqrt(2.0 / self.alpha) * self.config.sigma_rec
+        return torch.full_like(self.alpha, self.config.sigma_rec)
+
+    def _noise_std_post(self) -> torch.Tensor:
+        """Std of the noise added to the rates (post-activation noise), per unit."""
+        if self.config.noise_scaling == "song":
+            return torch.sqrt(2.0 * self.alpha) * self.config.sigma_rec
         return torch.full_like(self.alpha, self.config.sigma_rec)
 
     def forward(
@@ -317,7 +330,7 @@ class CTRNN(nn.Module):
             if cfg.noise_placement == "pre":
                 drive = drive + xi * self._noise_std_inside()
             else:
-                post_noise = (xi * self.alpha * self._noise_std_inside()).unbind(0)
+                post_noise = (xi * self._noise_std_post()).unbind(0)
 
         w_rec_t = weights["rec"].T.contiguous()
         alpha = self.alpha

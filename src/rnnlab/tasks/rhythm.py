@@ -94,7 +94,9 @@ def build_trials(
     window = cfg.sync_window_s if sync_window_s is None else sync_window_s
     t = torch.arange(steps, dtype=torch.float64).reshape(1, -1) * cfg.dt_s
     since_onset = t - onsets
-    started = since_onset >= -1e-12
+    # the trial starts at the first step at or after T_on (the same rule as for pulses)
+    onset_step = torch.ceil(onsets / cfg.dt_s - 1e-6)
+    started = torch.arange(steps, dtype=torch.float64).reshape(1, -1) >= onset_step
 
     cue = torch.where(started, cfg.cue_scale / periods, torch.zeros_like(since_onset))
     target = torch.where(
@@ -105,12 +107,17 @@ def build_trials(
 
     pulses = torch.zeros_like(since_onset)
     if with_pulses and window > 0:
-        # pulse k starts at T_on + kP for every k with kP < window (measured from onset)
-        cycle = torch.floor(since_onset / periods + 1e-9)
-        in_window = (cycle * periods) < window - 1e-9
-        phase_s = since_onset - cycle * periods
-        on = started & in_window & (phase_s < cfg.pulse_width_s - 1e-9)
-        pulses = torch.where(on, torch.full_like(pulses, cfg.pulse_amplitude), pulses)
+        # pulse k covers steps [s_k, s_k + width) with s_k = first step at or after T_on + kP,
+        # for every k with kP < window (measured from onset), in integer steps (no float drift)
+        n_max = int(math.ceil(window / float(periods.min()))) + 1
+        k = torch.arange(n_max, dtype=torch.float64).reshape(1, -1)
+        valid = (k * periods) < window - 1e-9  # (B, K)
+        first_step = torch.ceil((onsets + k * periods) / cfg.dt_s - 1e-6)  # (B, K)
+        width = max(1, int(round(cfg.pulse_width_s / cfg.dt_s)))
+        step_idx = torch.arange(steps, dtype=torch.float64).reshape(1, -1, 1)
+        since_pulse = step_idx - first_step.unsqueeze(1)  # (B, T, K)
+        on = ((since_pulse >= 0) & (since_pulse < width) & valid.unsqueeze(1)).any(-1)
+        pulses = on.to(torch.float64) * cfg.pulse_amplitude
 
     inputs = torch.stack([pulses, cue], dim=-1).to(dtype)
     return inputs, target.unsqueeze(-1).to(dtype)

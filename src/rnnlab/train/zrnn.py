@@ -87,7 +87,9 @@ def train_zrnn(
     if threads:
         torch.set_num_threads(int(threads))
     device = pick_device(settings.device)
-    fingerprint = _fingerprint(task.to_dict(), model_params, train_params)
+    # a resume file is reused only for the same run; the step budget and device may change
+    resumable = {k: v for k, v in train_params.items() if k not in ("max_steps", "device")}
+    fingerprint = _fingerprint(task.to_dict(), model_params, resumable)
 
     model = build_zrnn(model_params, task.dt_s, seed=settings.seed).to(device)
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)

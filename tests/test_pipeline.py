@@ -1,0 +1,97 @@
+"""The Snakemake DAG end to end on the smoke preset: outputs, numbers, rerun granularity."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from conftest import run, smoke_params
+
+from rnnlab.tasks.rhythm import RhythmTaskConfig, build_trials
+
+pytestmark = pytest.mark.slow
+
+
+def _planned_jobs(work, overlay: dict | None = None, tmp_path=None) -> set[str]:
+    cmd = ["snakemake", "-n"]
+    if overlay is not None:
+        path = tmp_path / "overlay.yaml"
+        path.write_text(yaml.safe_dump(overlay))
+        cmd += ["--configfile", str(path)]
+    out = run(cmd, cwd=work).stdout
+    if "Nothing to be done" in out:
+        return set()
+    table = out.split("Job stats:")[1].split("total")[0]
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, re.M)} - {"all"}
+
+
+def test_outputs_and_metric_keys(smoke_run) -> None:
+    train = json.loads((smoke_run / "results/rhythm/zrnn/metrics.json").read_text())
+    ev = json.loads((smoke_run / "results/rhythm/zrnn_eval/metrics.json").read_text())
+    params = smoke_params()["rhythm"]
+    assert train["train"]["steps"] == params["zrnn"]["train"]["max_steps"]
+    assert train["train"]["seconds"] > 0 and train["train"]["best_val_mse"] > 0
+    assert 0.0 <= ev["continuation"]["mare"] <= 1.0
+    assert set(ev["continuation"]["per_tempo"]) == {f"{p:g}" for p in params["task"]["periods_s"]}
+    # the figure inputs: continuation table agrees with the metrics
+    table = pd.read_csv(smoke_run / "results/rhythm/zrnn_eval/continuation.csv")
+    assert list(table["period_s"]) == params["task"]["periods_s"]
+    for _, row in table.iterrows():
+        rel = ev["continuation"]["per_tempo"][f"{row['period_s']:g}"]
+        if row["oscillating"]:
+            assert rel == pytest.approx(row["relative_error"])
+        else:
+            assert rel is None
+    np.testing.assert_allclose(table["cue"], 0.1 / table["period_s"])
+    # loss curve behind the loss figure agrees with the training metrics
+    curve = pd.read_csv(smoke_run / "results/rhythm/zrnn/loss_curve.csv")
+    assert curve["val_mse"].min() == pytest.approx(train["train"]["best_val_mse"])
+
+
+def test_figure_data_is_the_real_trials(smoke_run) -> None:
+    """What the output-vs-target figure draws: held-out trials, one per trained period."""
+    task = RhythmTaskConfig.from_params(smoke_params()["rhythm"]["task"])
+    with np.load(smoke_run / "results/rhythm/zrnn_eval/traces.npz") as z:
+        traces = {k: z[k] for k in z.files}
+    np.testing.assert_allclose(traces["periods_s"], task.periods_s)
+    inputs, target = build_trials(
+        task, torch.as_tensor(traces["periods_s"]), torch.as_tensor(traces["onsets_s"])
+    )
+    np.testing.assert_allclose(traces["target"], target[..., 0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(traces["pulses"], inputs[..., 0].numpy())
+    assert traces["output"].shape == traces["target"].shape
+    assert np.isfinite(traces["output"]).all()
+    for name in ("zrnn_outputs", "zrnn_loss", "zrnn_continuation"):
+        png = smoke_run / f"results/rhythm/figures/{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nothing_to_do_after_a_run(smoke_run) -> None:
+    assert _planned_jobs(smoke_run) == set()
+
+
+@pytest.mark.parametrize(
+    ("overlay", "expected"),
+    [
+        ({"rhythm": {"figures": {"dpi": 61}}}, {"fig_zrnn_outputs"}),
+        (
+            {"rhythm": {"zrnn_eval": {"continuation": {"drive_s": 1.8}}}},
+            {"eval_zrnn", "fig_zrnn_outputs"},
+        ),
+        (
+            {"rhythm": {"zrnn": {"train": {"lr": 0.002}}}},
+            {"train_zrnn", "eval_zrnn", "fig_zrnn_outputs"},
+        ),
+        (
+            {"rhythm": {"data": {"test_seed": 7}}},
+            {"rhythm_data", "train_zrnn", "eval_zrnn", "fig_zrnn_outputs"},
+        ),
+    ],
+)
+def test_param_edits_rerun_only_downstream(smoke_run, tmp_path, overlay, expected) -> None:
+    assert _planned_jobs(smoke_run, overlay, tmp_path) == expected
