@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rnnlab.analysis.taps import TapDetector, detect_taps
+from rnnlab.tasks.taps import TapDetector, detect_taps
 
 DT = 0.001
 

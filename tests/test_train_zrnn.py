@@ -30,6 +30,10 @@ TRAIN = dict(
     grad_clip_norm=1.0,
     val_every=10,
     target_val_mse=0.0,
+    target_val_mare=1.0,
+    select_by="val_mse",
+    val_drive_s=0.6,
+    val_discard_s=0.1,
     val_noise_seed=5,
     device="cpu",
 )
@@ -54,7 +58,8 @@ def _run(tmp_path, name: str, **overrides):
 def test_training_reduces_validation_loss_and_writes_outputs(tmp_path) -> None:
     out, metrics = _run(tmp_path, "a")
     curve = pd.read_csv(out / "curve.csv")
-    assert list(curve.columns) == ["step", "train_mse", "val_mse", "seconds"]
+    assert list(curve.columns) == ["step", "train_mse", "val_mse", "val_mare", "seconds"]
+    assert curve["val_mare"].between(0, 1).all()
     assert list(curve["step"]) == [10, 20, 30]
     assert curve["val_mse"].iloc[-1] < 0.85 * curve["val_mse"].iloc[0]
     saved = read_json(out / "metrics.json")
@@ -122,3 +127,27 @@ def test_resume_file_of_other_params_is_ignored(tmp_path, monkeypatch) -> None:
 def test_early_stop_on_validation_target(tmp_path) -> None:
     _, metrics = _run(tmp_path, "e", target_val_mse=10.0)
     assert metrics["train"]["steps"] == 10 and metrics["train"]["reached_target"]
+
+
+def test_early_stop_needs_both_targets(tmp_path) -> None:
+    _, metrics = _run(tmp_path, "b", target_val_mse=10.0, target_val_mare=0.0)
+    assert metrics["train"]["steps"] == 30 and not metrics["train"]["stopped_early"]
+
+
+@pytest.mark.parametrize("select_by", ["val_mare", "val_mse"])
+def test_best_checkpoint_follows_selection_rule(tmp_path, select_by) -> None:
+    out, metrics = _run(tmp_path, select_by, select_by=select_by, max_steps=40)
+    curve = pd.read_csv(out / "curve.csv")
+    other = "val_mse" if select_by == "val_mare" else "val_mare"
+    best_row = curve.sort_values([select_by, other], kind="stable").iloc[0]
+    assert metrics["train"]["best_step"] == int(best_row["step"])
+    # the saved weights are those of that step: re-validating them gives the logged numbers
+    model, task, _ = load_trained_zrnn(out / "model.pt")
+    val = fixed_set(TASK, 2, seed=1)
+    mse = zrnn_train.validation_mse(
+        model,
+        torch.as_tensor(val["inputs"]),
+        torch.as_tensor(val["target"]),
+        TRAIN["val_noise_seed"],
+    )
+    assert mse == pytest.approx(best_row["val_mse"], rel=1e-5)

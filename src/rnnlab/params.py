@@ -88,6 +88,9 @@ def _cross_field_errors(params: Mapping[str, Any]) -> list[str]:
             f"rhythm.zrnn.model.tau_s = {tau} must be >= rhythm.task.dt_s = {task['dt_s']} "
             "(alpha = dt/tau must be <= 1)"
         )
+    train = rhythm.get("zrnn", {}).get("train", {})
+    if train and train.get("val_discard_s", 0) >= train.get("val_drive_s", float("inf")):
+        errors.append("rhythm.zrnn.train.val_discard_s must be < val_drive_s")
     cont = rhythm.get("zrnn_eval", {}).get("continuation", {})
     if cont and cont.get("discard_s", 0) >= cont.get("drive_s", float("inf")):
         errors.append("rhythm.zrnn_eval.continuation.discard_s must be < drive_s")

@@ -2,7 +2,7 @@
 
 The net is driven with the tonic cue only (no pulses), from x = 0, for ``drive_s``
 seconds; the first ``discard_s`` seconds are dropped and taps are detected on the rest
-with the unbiased detector of :mod:`rnnlab.analysis.taps`. Per tempo we report the mean
+with the unbiased detector of :mod:`rnnlab.tasks.taps`. Per tempo we report the mean
 inter-tap interval, its CV and the signed relative error; the summary is the mean
 absolute relative error (MARE) over the trained tempos, where a tempo that does not
 oscillate counts as an error of 1 (100 %), so a silent net can never score well.
@@ -17,14 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from rnnlab.analysis.taps import TapDetector, detect_taps
 from rnnlab.io import atomic_write_npz, write_csv, write_json
-from rnnlab.models.ctrnn import CTRNN
-from rnnlab.tasks.rhythm import RhythmTaskConfig, build_trials, load_set
+from rnnlab.tasks.rhythm import load_set
+from rnnlab.tasks.taps import TapDetector, continuation_metrics
 from rnnlab.train.device import pick_device
-from rnnlab.train.zrnn import load_trained_zrnn
+from rnnlab.train.zrnn import drive_pulse_free, load_trained_zrnn
 
-NOT_OSCILLATING_ERROR = 1.0
 CONTINUATION_COLUMNS = [
     "period_s",
     "cue",
@@ -52,69 +50,6 @@ class ContinuationSettings:
         return cls(**{k: section[k] for k in cls.__dataclass_fields__})
 
 
-@torch.no_grad()
-def drive_pulse_free(
-    model: CTRNN,
-    task: RhythmTaskConfig,
-    periods_s: np.ndarray,
-    settings: ContinuationSettings,
-) -> np.ndarray:
-    """Outputs (n_periods, T) of the net driven by the cue alone, one batch for all cues."""
-    device = next(model.parameters()).device
-    steps = int(round(settings.drive_s / task.dt_s))
-    periods = torch.as_tensor(np.asarray(periods_s, dtype=np.float64))
-    onsets = torch.full_like(periods, settings.onset_s)
-    inputs, _ = build_trials(task, periods, onsets, n_steps=steps, with_pulses=False)
-    gen = None
-    if settings.noise:
-        gen = torch.Generator(device=device).manual_seed(settings.noise_seed)
-    model.eval()
-    out, _ = model(inputs.to(device), noise_generator=gen)
-    return out[..., 0].cpu().numpy()
-
-
-def continuation_metrics(
-    outputs: np.ndarray,
-    periods_s: np.ndarray,
-    dt_s: float,
-    discard_s: float,
-    detector: TapDetector,
-) -> dict[str, Any]:
-    """Per-tempo interval statistics and the MARE from pulse-free outputs (n_periods, T)."""
-    start = int(round(discard_s / dt_s))
-    per_tempo: dict[str, float] = {}
-    rows: list[dict[str, Any]] = []
-    abs_errors = []
-    tap_times_s = []
-    for period, trace in zip(periods_s, outputs, strict=True):
-        taps = detect_taps(trace[start:], dt_s, detector)
-        tap_times_s.append(taps.tap_times_s + start * dt_s)
-        rel = (taps.mean_interval_s - period) / period if taps.oscillating else float("nan")
-        abs_errors.append(abs(rel) if taps.oscillating else NOT_OSCILLATING_ERROR)
-        key = f"{period:g}"
-        per_tempo[key] = rel
-        rows.append(
-            {
-                "period_s": float(period),
-                "mean_interval_s": taps.mean_interval_s,
-                "interval_cv": taps.cv,
-                "relative_error": rel,
-                "n_taps": int(len(taps.tap_times_s)),
-                "amplitude": taps.amplitude,
-                "oscillating": taps.oscillating,
-            }
-        )
-    return {
-        "mare": float(np.mean(abs_errors)),
-        "n_oscillating": int(sum(r["oscillating"] for r in rows)),
-        "n_tempos": len(rows),
-        "mean_amplitude": float(np.mean([r["amplitude"] for r in rows])),
-        "per_tempo": per_tempo,
-        "rows": rows,
-        "tap_times_s": tap_times_s,
-    }
-
-
 def eval_zrnn_stage(
     eval_params: dict[str, Any],
     checkpoint_path: str,
@@ -134,7 +69,14 @@ def eval_zrnn_stage(
     detector = TapDetector.from_params(eval_params["taps"])
     periods = np.asarray(task.periods_s, dtype=np.float64)
 
-    outputs = drive_pulse_free(model, task, periods, settings)
+    outputs = drive_pulse_free(
+        model,
+        task,
+        periods,
+        drive_s=settings.drive_s,
+        onset_s=settings.onset_s,
+        noise_seed=settings.noise_seed if settings.noise else None,
+    )
     cont = continuation_metrics(outputs, periods, task.dt_s, settings.discard_s, detector)
     rows = cont.pop("rows")
     taps = cont.pop("tap_times_s")

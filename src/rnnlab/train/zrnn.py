@@ -1,11 +1,20 @@
 """Train the ZRNN on synchronisation–continuation trials (rhythm.md §4, with fixes).
 
 Adam on MSE over whole trials, a fresh seeded batch per step, gradient-norm clipping
-(needed at small N, rhythm.md §17), validation on a fixed seeded set every
-``val_every`` steps, best checkpoint by validation MSE (not by a noisy training batch),
-early stop when the validation MSE reaches ``target_val_mse``. A resume file beside the
-outputs lets an interrupted run continue from its last validation point with identical
-numbers.
+(needed at small N, rhythm.md §17). Every ``val_every`` steps two validation numbers are
+taken, both with fixed noise draws so they are comparable across steps:
+
+- ``val_mse``: MSE on the fixed, seeded validation set (pulses + continuation);
+- ``val_mare``: the timing error itself — a short pulse-free drive at every trained cue,
+  taps found by the task's detector, mean absolute relative interval error (a tempo
+  that does not oscillate counts 100 %).
+
+MSE is phase-sensitive and noisy as a timing score (a net can keep perfect time with a
+drifted phase, rhythm.md §17), so the best checkpoint is chosen by ``select_by``
+(``val_mare``, ties by MSE; or ``val_mse`` for fidelity with the original), and training
+stops early once both ``val_mse <= target_val_mse`` and ``val_mare <= target_val_mare``.
+A resume file beside the outputs lets an interrupted run continue from its last
+validation point with identical numbers.
 """
 
 from __future__ import annotations
@@ -26,11 +35,12 @@ from tqdm import tqdm
 from rnnlab.io import load_checkpoint, save_checkpoint, write_csv, write_json
 from rnnlab.models.ctrnn import CTRNN
 from rnnlab.models.zrnn import build_zrnn
-from rnnlab.tasks.rhythm import RhythmTaskConfig, load_set, sample_batch
+from rnnlab.tasks.rhythm import RhythmTaskConfig, build_trials, load_set, sample_batch
+from rnnlab.tasks.taps import TapDetector, continuation_metrics
 from rnnlab.train.device import pick_device
 
 log = logging.getLogger(__name__)
-CURVE_COLUMNS = ["step", "train_mse", "val_mse", "seconds"]
+CURVE_COLUMNS = ["step", "train_mse", "val_mse", "val_mare", "seconds"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,10 @@ class TrainSettings:
     grad_clip_norm: float
     val_every: int
     target_val_mse: float
+    target_val_mare: float
+    select_by: str
+    val_drive_s: float
+    val_discard_s: float
     val_noise_seed: int
     device: str = "auto"
 
@@ -58,6 +72,33 @@ def _fingerprint(*parts: Any) -> str:
 
 
 @torch.no_grad()
+def drive_pulse_free(
+    model: CTRNN,
+    task: RhythmTaskConfig,
+    periods_s: np.ndarray,
+    *,
+    drive_s: float,
+    onset_s: float,
+    noise_seed: int | None,
+) -> np.ndarray:
+    """Outputs (n_periods, T) of the net driven by the cue alone, one batch for all cues.
+
+    Recurrent noise is on (drawn from ``noise_seed``) unless ``noise_seed`` is None.
+    """
+    device = next(model.parameters()).device
+    steps = int(round(drive_s / task.dt_s))
+    periods = torch.as_tensor(np.asarray(periods_s, dtype=np.float64))
+    onsets = torch.full_like(periods, onset_s)
+    inputs, _ = build_trials(task, periods, onsets, n_steps=steps, with_pulses=False)
+    gen = None if noise_seed is None else torch.Generator(device=device).manual_seed(noise_seed)
+    was_training = model.training
+    model.eval()
+    out, _ = model(inputs.to(device), noise_generator=gen)
+    model.train(was_training)
+    return out[..., 0].cpu().numpy()
+
+
+@torch.no_grad()
 def validation_mse(
     model: CTRNN, inputs: torch.Tensor, target: torch.Tensor, noise_seed: int
 ) -> float:
@@ -68,6 +109,28 @@ def validation_mse(
     out, _ = model(inputs, noise_generator=gen)
     model.train(was_training)
     return float(torch.mean((out - target) ** 2))
+
+
+def validation_mare(model: CTRNN, task: RhythmTaskConfig, settings: TrainSettings) -> float:
+    """Continuation timing error at the trained cues on a short, fixed-noise pulse-free drive."""
+    periods = np.asarray(task.periods_s, dtype=np.float64)
+    outputs = drive_pulse_free(
+        model,
+        task,
+        periods,
+        drive_s=settings.val_drive_s,
+        onset_s=0.0,
+        noise_seed=settings.val_noise_seed,
+    )
+    return continuation_metrics(outputs, periods, task.dt_s, settings.val_discard_s, TapDetector())[
+        "mare"
+    ]
+
+
+def _selection_key(settings: TrainSettings, val_mse: float, val_mare: float) -> tuple:
+    if settings.select_by == "val_mare":
+        return (val_mare, val_mse)
+    return (val_mse, val_mare)
 
 
 def train_zrnn(
@@ -100,7 +163,10 @@ def train_zrnn(
 
     step = 0
     curve: list[dict[str, float]] = []
-    best: dict[str, Any] = {"val_mse": float("inf"), "step": -1, "state_dict": None}
+    if settings.select_by not in ("val_mare", "val_mse"):
+        raise ValueError(f"select_by must be val_mare or val_mse, got {settings.select_by!r}")
+    inf = float("inf")
+    best: dict[str, Any] = {"val_mse": inf, "val_mare": inf, "step": -1, "state_dict": None}
     elapsed_before = 0.0
     resume = Path(resume_path) if resume_path else None
     if resume is not None and resume.exists():
@@ -114,6 +180,7 @@ def train_zrnn(
             curve = [dict(row) for row in state["curve"]]
             best = {
                 "val_mse": float(state["best_val_mse"]),
+                "val_mare": float(state["best_val_mare"]),
                 "step": int(state["best_step"]),
                 "state_dict": state["best_state_dict"],
             }
@@ -123,7 +190,11 @@ def train_zrnn(
             log.warning("ignoring resume file %s: it belongs to other params", resume)
 
     start = time.perf_counter() - elapsed_before
-    stopped_early = bool(best["val_mse"] <= settings.target_val_mse)
+
+    def reached(val_mse: float, val_mare: float) -> bool:
+        return val_mse <= settings.target_val_mse and val_mare <= settings.target_val_mare
+
+    stopped_early = bool(curve) and reached(curve[-1]["val_mse"], curve[-1]["val_mare"])
     window: list[float] = []
     progress = tqdm(
         total=settings.max_steps, initial=step, desc="train zrnn", disable=None, leave=False
@@ -146,27 +217,37 @@ def train_zrnn(
 
         if step % settings.val_every == 0 or step == settings.max_steps:
             val = validation_mse(model, val_inputs, val_target, settings.val_noise_seed)
+            mare = validation_mare(model, task, settings)
             seconds = time.perf_counter() - start
             curve.append(
                 {
                     "step": step,
                     "train_mse": float(np.mean(window)),
                     "val_mse": val,
+                    "val_mare": mare,
                     "seconds": seconds,
                 }
             )
             window = []
-            if val < best["val_mse"]:
+            if _selection_key(settings, val, mare) < _selection_key(
+                settings, best["val_mse"], best["val_mare"]
+            ):
                 best = {
                     "val_mse": val,
+                    "val_mare": mare,
                     "step": step,
                     "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
                 }
-            stopped_early = val <= settings.target_val_mse
+            stopped_early = reached(val, mare)
             log.info(
-                "step %d train %.4f val %.4f (%.0f s)", step, curve[-1]["train_mse"], val, seconds
+                "step %d train %.4f val_mse %.4f val_mare %.4f (%.0f s)",
+                step,
+                curve[-1]["train_mse"],
+                val,
+                mare,
+                seconds,
             )
-            progress.set_postfix(val_mse=f"{val:.4f}")
+            progress.set_postfix(val_mse=f"{val:.4f}", val_mare=f"{mare:.3f}")
             if resume is not None:
                 save_checkpoint(
                     resume,
@@ -179,6 +260,7 @@ def train_zrnn(
                         "step": step,
                         "curve": curve,
                         "best_val_mse": best["val_mse"],
+                        "best_val_mare": best["val_mare"],
                         "best_step": best["step"],
                         "best_state_dict": best["state_dict"],
                         "seconds": seconds,
@@ -187,9 +269,10 @@ def train_zrnn(
     progress.close()
     seconds = time.perf_counter() - start
 
-    if best["state_dict"] is None:  # max_steps == 0 or no validation ran: keep the init
+    if best["state_dict"] is None:  # max_steps == 0: keep the initial weights
         best = {
             "val_mse": validation_mse(model, val_inputs, val_target, settings.val_noise_seed),
+            "val_mare": validation_mare(model, task, settings),
             "step": step,
             "state_dict": model.state_dict(),
         }
@@ -197,17 +280,24 @@ def train_zrnn(
         "model_config": model.config.to_dict(),
         "state_dict": {k: v.cpu() for k, v in best["state_dict"].items()},
         "task_config": task.to_dict(),
-        "train": {"best_step": best["step"], "best_val_mse": best["val_mse"], "steps": step},
+        "train": {
+            "best_step": best["step"],
+            "best_val_mse": best["val_mse"],
+            "best_val_mare": best["val_mare"],
+            "steps": step,
+        },
     }
     save_checkpoint(checkpoint_path, payload)
     write_csv(curve_path, curve, CURVE_COLUMNS)
     metrics = {
         "train": {
             "best_val_mse": best["val_mse"],
+            "best_val_mare": best["val_mare"],
             "best_step": best["step"],
             "steps": step,
             "seconds": seconds,
-            "reached_target": bool(best["val_mse"] <= settings.target_val_mse),
+            "stopped_early": bool(stopped_early),
+            "reached_target": reached(best["val_mse"], best["val_mare"]),
             "device": str(device),
         }
     }

@@ -9,6 +9,9 @@ parabolic interpolation, so intervals are not quantised to dt.
 
 A trace counts as oscillating only with real rhythm (rhythm.md §17): enough taps, enough
 amplitude and regular intervals (CV below a bound).
+
+This is the rhythm task's behavioural readout ("a tap is an output peak", rhythm.md §3), so
+it lives with the task: training uses it to select checkpoints, analysis to evaluate.
 """
 
 from __future__ import annotations
@@ -95,3 +98,48 @@ def detect_taps(trace: np.ndarray, dt_s: float, detector: TapDetector | None = N
         and result.cv <= det.max_cv
     )
     return result
+
+
+NOT_OSCILLATING_ERROR = 1.0
+
+
+def continuation_metrics(
+    outputs: np.ndarray,
+    periods_s: np.ndarray,
+    dt_s: float,
+    discard_s: float,
+    detector: TapDetector,
+) -> dict[str, Any]:
+    """Per-tempo interval statistics and the MARE from pulse-free outputs (n_periods, T)."""
+    start = int(round(discard_s / dt_s))
+    per_tempo: dict[str, float] = {}
+    rows: list[dict[str, Any]] = []
+    abs_errors = []
+    tap_times_s = []
+    for period, trace in zip(periods_s, outputs, strict=True):
+        taps = detect_taps(trace[start:], dt_s, detector)
+        tap_times_s.append(taps.tap_times_s + start * dt_s)
+        rel = (taps.mean_interval_s - period) / period if taps.oscillating else float("nan")
+        abs_errors.append(abs(rel) if taps.oscillating else NOT_OSCILLATING_ERROR)
+        key = f"{period:g}"
+        per_tempo[key] = rel
+        rows.append(
+            {
+                "period_s": float(period),
+                "mean_interval_s": taps.mean_interval_s,
+                "interval_cv": taps.cv,
+                "relative_error": rel,
+                "n_taps": int(len(taps.tap_times_s)),
+                "amplitude": taps.amplitude,
+                "oscillating": taps.oscillating,
+            }
+        )
+    return {
+        "mare": float(np.mean(abs_errors)),
+        "n_oscillating": int(sum(r["oscillating"] for r in rows)),
+        "n_tempos": len(rows),
+        "mean_amplitude": float(np.mean([r["amplitude"] for r in rows])),
+        "per_tempo": per_tempo,
+        "rows": rows,
+        "tap_times_s": tap_times_s,
+    }
