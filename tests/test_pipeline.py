@@ -38,6 +38,14 @@ def test_outputs_and_metric_keys(smoke_run) -> None:
     assert train["train"]["seconds"] > 0 and train["train"]["best_val_mse"] > 0
     assert 0.0 <= ev["continuation"]["mare"] <= 1.0
     assert set(ev["continuation"]["per_tempo"]) == {f"{p:g}" for p in params["task"]["periods_s"]}
+    # results-contract keys
+    gen = ev["generalisation"]
+    assert isinstance(gen["monotonic"], bool) and gen["n_cues"] == 6
+    assert {"interp_mare", "extrap_mare"} <= set(gen)
+    assert {"asynchrony_mean_ms", "asynchrony_sd_ms"} <= set(ev["sync"])
+    gen_table = pd.read_csv(smoke_run / "results/rhythm/zrnn_eval/generalisation.csv")
+    assert len(gen_table) == 6 and gen_table["cue"].is_monotonic_increasing
+    assert gen["fraction_oscillating"] == pytest.approx(gen_table["oscillating"].mean())
     # the figure inputs: continuation table agrees with the metrics
     table = pd.read_csv(smoke_run / "results/rhythm/zrnn_eval/continuation.csv")
     assert list(table["period_s"]) == params["task"]["periods_s"]
@@ -66,7 +74,7 @@ def test_figure_data_is_the_real_trials(smoke_run) -> None:
     np.testing.assert_allclose(traces["pulses"], inputs[..., 0].numpy())
     assert traces["output"].shape == traces["target"].shape
     assert np.isfinite(traces["output"]).all()
-    for name in ("zrnn_outputs", "zrnn_loss", "zrnn_continuation"):
+    for name in ("zrnn_outputs", "zrnn_loss", "zrnn_continuation", "zrnn_cue_interval"):
         png = smoke_run / f"results/rhythm/figures/{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

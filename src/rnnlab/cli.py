@@ -38,10 +38,13 @@ def _paths(results: str) -> dict[str, str]:
         "resume": str(r / "zrnn" / "resume.pt"),
         "eval_metrics": str(r / "zrnn_eval" / "metrics.json"),
         "table": str(r / "zrnn_eval" / "continuation.csv"),
+        "generalisation": str(r / "zrnn_eval" / "generalisation.csv"),
+        "sync": str(r / "zrnn_eval" / "sync.csv"),
         "traces": str(r / "zrnn_eval" / "traces.npz"),
         "fig_outputs": str(r / "figures" / "zrnn_outputs.png"),
         "fig_loss": str(r / "figures" / "zrnn_loss.png"),
         "fig_continuation": str(r / "figures" / "zrnn_continuation.png"),
+        "fig_cue_interval": str(r / "figures" / "zrnn_cue_interval.png"),
     }
 
 
@@ -80,6 +83,8 @@ def cmd_eval(args: argparse.Namespace) -> None:
         test_path=paths["test"],
         metrics_path=paths["eval_metrics"],
         table_path=paths["table"],
+        generalisation_path=paths["generalisation"],
+        sync_path=paths["sync"],
         traces_path=paths["traces"],
         threads=args.threads,
     )
@@ -95,9 +100,12 @@ def cmd_figures(args: argparse.Namespace) -> None:
         traces_path=paths["traces"],
         curve_path=paths["curve"],
         table_path=paths["table"],
+        generalisation_path=paths["generalisation"],
+        sync_path=paths["sync"],
         outputs_png=paths["fig_outputs"],
         loss_png=paths["fig_loss"],
         continuation_png=paths["fig_continuation"],
+        cue_interval_png=paths["fig_cue_interval"],
     )
     print(f"wrote figures under {Path(paths['fig_outputs']).parent}")
 

@@ -94,6 +94,9 @@ def _cross_field_errors(params: Mapping[str, Any]) -> list[str]:
     cont = rhythm.get("zrnn_eval", {}).get("continuation", {})
     if cont and cont.get("discard_s", 0) >= cont.get("drive_s", float("inf")):
         errors.append("rhythm.zrnn_eval.continuation.discard_s must be < drive_s")
+    gen = rhythm.get("zrnn_eval", {}).get("generalisation", {})
+    if gen and gen.get("cue_min", 0) >= gen.get("cue_max", float("inf")):
+        errors.append("rhythm.zrnn_eval.generalisation.cue_min must be < cue_max")
     return errors
 
 

@@ -6,6 +6,7 @@ RHYTHM_TARGETS = [
     "results/rhythm/figures/zrnn_outputs.png",
     "results/rhythm/figures/zrnn_loss.png",
     "results/rhythm/figures/zrnn_continuation.png",
+    "results/rhythm/figures/zrnn_cue_interval.png",
 ]
 
 
@@ -56,6 +57,8 @@ rule eval_zrnn:
     output:
         metrics="results/rhythm/zrnn_eval/metrics.json",
         table="results/rhythm/zrnn_eval/continuation.csv",
+        generalisation="results/rhythm/zrnn_eval/generalisation.csv",
+        sync="results/rhythm/zrnn_eval/sync.csv",
         traces="results/rhythm/zrnn_eval/traces.npz",
     log:
         "logs/rhythm/eval_zrnn.log",
@@ -75,11 +78,14 @@ rule fig_zrnn_outputs:
     input:
         traces="results/rhythm/zrnn_eval/traces.npz",
         table="results/rhythm/zrnn_eval/continuation.csv",
+        generalisation="results/rhythm/zrnn_eval/generalisation.csv",
+        sync="results/rhythm/zrnn_eval/sync.csv",
         curve="results/rhythm/zrnn/loss_curve.csv",
     output:
         outputs="results/rhythm/figures/zrnn_outputs.png",
         loss="results/rhythm/figures/zrnn_loss.png",
         continuation="results/rhythm/figures/zrnn_continuation.png",
+        cue_interval="results/rhythm/figures/zrnn_cue_interval.png",
     log:
         "logs/rhythm/fig_zrnn_outputs.log",
     conda:

@@ -10,6 +10,8 @@ eval_zrnn_stage(
     test_path=snakemake.input.test,
     metrics_path=snakemake.output.metrics,
     table_path=snakemake.output.table,
+    generalisation_path=snakemake.output.generalisation,
+    sync_path=snakemake.output.sync,
     traces_path=snakemake.output.traces,
     threads=snakemake.threads,
 )

@@ -9,7 +9,10 @@ fig_zrnn_stage(
     traces_path=snakemake.input.traces,
     curve_path=snakemake.input.curve,
     table_path=snakemake.input.table,
+    generalisation_path=snakemake.input.generalisation,
+    sync_path=snakemake.input.sync,
     outputs_png=snakemake.output.outputs,
     loss_png=snakemake.output.loss,
     continuation_png=snakemake.output.continuation,
+    cue_interval_png=snakemake.output.cue_interval,
 )

@@ -39,6 +39,7 @@ PARAMS_FILE = "params.yaml"
 PLOT_AXES = {
     "results/rhythm/zrnn/loss_curve.csv": {"x": "step", "y": ["train_mse", "val_mse"]},
     "results/rhythm/zrnn_eval/continuation.csv": {"x": "period_s", "y": ["mean_interval_s"]},
+    "results/rhythm/zrnn_eval/generalisation.csv": {"x": "cue", "y": ["mean_interval_s"]},
 }
 
 

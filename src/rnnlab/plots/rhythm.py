@@ -54,7 +54,20 @@ def plot_loss_curve(curve: pd.DataFrame, path: str) -> None:
     ax.set_xlabel("Adam step")
     ax.set_ylabel("MSE")
     ax.set_title("ZRNN training")
-    ax.legend(frameon=False, fontsize=8)
+    handles, labels = ax.get_legend_handles_labels()
+    if "val_mare" in curve:
+        ax2 = ax.twinx()
+        (line,) = ax2.plot(
+            curve["step"],
+            curve["val_mare"] * 100,
+            color="0.35",
+            ls=":",
+            label="validation timing error",
+        )
+        ax2.set_ylabel("continuation timing error (%)")
+        handles.append(line)
+        labels.append(line.get_label())
+    ax.legend(handles, labels, frameon=False, fontsize=8)
     save(fig, path)
 
 
@@ -88,14 +101,76 @@ def plot_continuation(traces: dict[str, np.ndarray], table: pd.DataFrame, path: 
     save(fig, path)
 
 
+def plot_cue_interval(
+    trained: pd.DataFrame,
+    untrained: pd.DataFrame,
+    sync: pd.DataFrame,
+    cue_scale: float,
+    path: str,
+) -> None:
+    """Cue → mean inter-tap interval (trained vs untrained, target 0.1/cue) and asynchronies."""
+    fig, (ax, ax_s) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [3, 2]})
+    cue_grid = np.linspace(
+        min(untrained["cue"].min(), trained["cue"].min()),
+        max(untrained["cue"].max(), trained["cue"].max()),
+        200,
+    )
+    ax.plot(
+        cue_grid, cue_scale / cue_grid * 1e3, color="0.6", ls="--", label=f"target {cue_scale}/cue"
+    )
+    osc = untrained["oscillating"].astype(bool)
+    ax.scatter(
+        untrained["cue"][osc],
+        untrained["mean_interval_s"][osc] * 1e3,
+        color="0.55",
+        s=14,
+        label="untrained cues",
+    )
+    if (~osc).any():
+        ax.scatter(
+            untrained["cue"][~osc],
+            np.zeros((~osc).sum()),
+            marker="x",
+            color="0.3",
+            s=18,
+            label="untrained, no rhythm",
+        )
+    t_osc = trained["oscillating"].astype(bool)
+    ax.scatter(
+        trained["cue"][t_osc],
+        trained["mean_interval_s"][t_osc] * 1e3,
+        color=C["pulses"],
+        s=40,
+        zorder=3,
+        label="trained cues",
+    )
+    ax.axvspan(trained["cue"].min(), trained["cue"].max(), color=C["pulses"], alpha=0.07)
+    ax.set_xlabel("context cue (a.u.)")
+    ax.set_ylabel("mean inter-tap interval (ms)")
+    ax.set_title("pulse-free continuation: shaded = trained cue range", fontsize=9, loc="left")
+    ax.legend(frameon=False, fontsize=8)
+    if len(sync):
+        periods = sorted(sync["period_s"].unique())
+        data = [sync.loc[sync["period_s"] == p, "asynchrony_ms"].to_numpy() for p in periods]
+        ax_s.boxplot(data, tick_labels=[f"{p * 1e3:.0f}" for p in periods], showfliers=False)
+        ax_s.axhline(0, color="0.6", ls="--", lw=0.8)
+    ax_s.set_xlabel("period (ms)")
+    ax_s.set_ylabel("output peak − pulse onset (ms)")
+    ax_s.set_title("synchronisation asynchrony (< 0: anticipation)", fontsize=9, loc="left")
+    save(fig, path)
+
+
 def fig_zrnn_stage(
     fig_params: dict[str, Any],
     traces_path: str,
     curve_path: str,
     table_path: str,
+    generalisation_path: str,
+    sync_path: str,
     outputs_png: str,
     loss_png: str,
     continuation_png: str,
+    cue_interval_png: str,
 ) -> None:
     """Figures from saved results only (nothing is recomputed here)."""
     set_dpi(int(fig_params["dpi"]))
@@ -103,4 +178,9 @@ def fig_zrnn_stage(
         traces = {k: z[k] for k in z.files}
     plot_zrnn_outputs(traces, outputs_png)
     plot_loss_curve(pd.read_csv(curve_path), loss_png)
-    plot_continuation(traces, pd.read_csv(table_path), continuation_png)
+    table = pd.read_csv(table_path)
+    plot_continuation(traces, table, continuation_png)
+    cue_scale = float(np.median(table["cue"] * table["period_s"]))
+    plot_cue_interval(
+        table, pd.read_csv(generalisation_path), pd.read_csv(sync_path), cue_scale, cue_interval_png
+    )
