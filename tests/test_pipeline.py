@@ -74,30 +74,55 @@ def test_figure_data_is_the_real_trials(smoke_run) -> None:
     np.testing.assert_allclose(traces["pulses"], inputs[..., 0].numpy())
     assert traces["output"].shape == traces["target"].shape
     assert np.isfinite(traces["output"]).all()
-    for name in ("zrnn_outputs", "zrnn_loss", "zrnn_continuation", "zrnn_cue_interval"):
+    for name in (
+        "zrnn_outputs",
+        "zrnn_loss",
+        "zrnn_continuation",
+        "zrnn_cue_interval",
+        "zrnn_raster",
+        "zrnn_pca",
+        "zrnn_cycle_lengths",
+    ):
         png = smoke_run / f"results/rhythm/figures/{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dynamics_outputs_are_bounded_and_consistent(smoke_run) -> None:
+    dyn = smoke_run / "results/rhythm/zrnn_dynamics"
+    metrics = json.loads((dyn / "metrics.json").read_text())
+    units = pd.read_csv(dyn / "units.csv")
+    assert metrics["n_units"] == len(units) == smoke_params()["rhythm"]["zrnn"]["model"]["n_hidden"]
+    assert sum(metrics["unit_classes"].values()) == len(units)
+    assert len(metrics["pca"]["explained_variance_ratio"]) == 3
+    with np.load(dyn / "figure_data.npz") as z:
+        assert z["raster"].dtype == np.float16
+        assert sum(z[k].nbytes for k in z.files) < 2_000_000  # never the full hidden state
 
 
 def test_nothing_to_do_after_a_run(smoke_run) -> None:
     assert _planned_jobs(smoke_run) == set()
 
 
+TRAINED_NET_JOBS = {"eval_zrnn", "fig_zrnn_outputs", "zrnn_dynamics", "fig_zrnn_dynamics"}
+
+
 @pytest.mark.parametrize(
     ("overlay", "expected"),
     [
-        ({"rhythm": {"figures": {"dpi": 61}}}, {"fig_zrnn_outputs"}),
+        ({"rhythm": {"figures": {"dpi": 61}}}, {"fig_zrnn_outputs", "fig_zrnn_dynamics"}),
         (
             {"rhythm": {"zrnn_eval": {"continuation": {"drive_s": 1.8}}}},
             {"eval_zrnn", "fig_zrnn_outputs"},
         ),
+        ({"rhythm": {"zrnn_eval": {"taps": {"max_cv": 0.2}}}}, TRAINED_NET_JOBS),
         (
-            {"rhythm": {"zrnn": {"train": {"lr": 0.002}}}},
-            {"train_zrnn", "eval_zrnn", "fig_zrnn_outputs"},
+            {"rhythm": {"zrnn_dynamics": {"raster_cycles": 3}}},
+            {"zrnn_dynamics", "fig_zrnn_dynamics"},
         ),
+        ({"rhythm": {"zrnn": {"train": {"lr": 0.002}}}}, {"train_zrnn"} | TRAINED_NET_JOBS),
         (
             {"rhythm": {"data": {"test_seed": 7}}},
-            {"rhythm_data", "train_zrnn", "eval_zrnn", "fig_zrnn_outputs"},
+            {"rhythm_data", "train_zrnn"} | TRAINED_NET_JOBS,
         ),
     ],
 )

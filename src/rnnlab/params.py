@@ -94,6 +94,16 @@ def _cross_field_errors(params: Mapping[str, Any]) -> list[str]:
     cont = rhythm.get("zrnn_eval", {}).get("continuation", {})
     if cont and cont.get("discard_s", 0) >= cont.get("drive_s", float("inf")):
         errors.append("rhythm.zrnn_eval.continuation.discard_s must be < drive_s")
+    dyn = rhythm.get("zrnn_dynamics", {})
+    drive = dyn.get("drive", {})
+    if drive and drive.get("discard_s", 0) >= drive.get("drive_s", float("inf")):
+        errors.append("rhythm.zrnn_dynamics.drive.discard_s must be < drive_s")
+    ref, periods = dyn.get("reference_period_s"), task.get("periods_s") or []
+    if ref is not None and periods and min(abs(ref - p) / p for p in periods) > 0.02:
+        errors.append(
+            f"rhythm.zrnn_dynamics.reference_period_s = {ref} must be one of "
+            f"rhythm.task.periods_s {periods} (within 2 %)"
+        )
     gen = rhythm.get("zrnn_eval", {}).get("generalisation", {})
     if gen and gen.get("cue_min", 0) >= gen.get("cue_max", float("inf")):
         errors.append("rhythm.zrnn_eval.generalisation.cue_min must be < cue_max")

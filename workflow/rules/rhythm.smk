@@ -7,6 +7,9 @@ RHYTHM_TARGETS = [
     "results/rhythm/figures/zrnn_loss.png",
     "results/rhythm/figures/zrnn_continuation.png",
     "results/rhythm/figures/zrnn_cue_interval.png",
+    "results/rhythm/figures/zrnn_raster.png",
+    "results/rhythm/figures/zrnn_pca.png",
+    "results/rhythm/figures/zrnn_cycle_lengths.png",
 ]
 
 
@@ -94,3 +97,45 @@ rule fig_zrnn_outputs:
         figures=section("rhythm/figures"),
     script:
         "../scripts/fig_zrnn_outputs.py"
+
+
+rule zrnn_dynamics:
+    input:
+        checkpoint="results/rhythm/zrnn/model.pt",
+    output:
+        metrics="results/rhythm/zrnn_dynamics/metrics.json",
+        units="results/rhythm/zrnn_dynamics/units.csv",
+        cycles="results/rhythm/zrnn_dynamics/cycles.csv",
+        figure_data="results/rhythm/zrnn_dynamics/figure_data.npz",
+    log:
+        "logs/rhythm/zrnn_dynamics.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    threads: 2
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    params:
+        dynamics=section("rhythm/zrnn_dynamics"),
+        taps=section("rhythm/zrnn_eval/taps"),
+    script:
+        "../scripts/zrnn_dynamics.py"
+
+
+rule fig_zrnn_dynamics:
+    input:
+        figure_data="results/rhythm/zrnn_dynamics/figure_data.npz",
+        units="results/rhythm/zrnn_dynamics/units.csv",
+        cycles="results/rhythm/zrnn_dynamics/cycles.csv",
+    output:
+        raster="results/rhythm/figures/zrnn_raster.png",
+        pca="results/rhythm/figures/zrnn_pca.png",
+        lengths="results/rhythm/figures/zrnn_cycle_lengths.png",
+    log:
+        "logs/rhythm/fig_zrnn_dynamics.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    params:
+        figures=section("rhythm/figures"),
+    script:
+        "../scripts/fig_zrnn_dynamics.py"

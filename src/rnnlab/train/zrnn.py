@@ -80,10 +80,13 @@ def drive_pulse_free(
     drive_s: float,
     onset_s: float,
     noise_seed: int | None,
-) -> np.ndarray:
+    keep_rates_from_s: float | None = None,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Outputs (n_periods, T) of the net driven by the cue alone, one batch for all cues.
 
-    Recurrent noise is on (drawn from ``noise_seed``) unless ``noise_seed`` is None.
+    Recurrent noise is on (drawn from ``noise_seed``) unless ``noise_seed`` is None. With
+    ``keep_rates_from_s`` the rates from that time on are returned too, as float32
+    (n_periods, T', N) — only the window an analysis needs, never the transient.
     """
     device = next(model.parameters()).device
     steps = int(round(drive_s / task.dt_s))
@@ -93,9 +96,13 @@ def drive_pulse_free(
     gen = None if noise_seed is None else torch.Generator(device=device).manual_seed(noise_seed)
     was_training = model.training
     model.eval()
-    out, _ = model(inputs.to(device), noise_generator=gen)
+    out, rates = model(inputs.to(device), noise_generator=gen)
     model.train(was_training)
-    return out[..., 0].cpu().numpy()
+    outputs = out[..., 0].cpu().numpy()
+    if keep_rates_from_s is None:
+        return outputs
+    first = int(round(keep_rates_from_s / task.dt_s))
+    return outputs, rates[:, first:].cpu().numpy().astype(np.float32)
 
 
 @torch.no_grad()
