@@ -104,6 +104,16 @@ def _cross_field_errors(params: Mapping[str, Any]) -> list[str]:
             f"rhythm.zrnn_dynamics.reference_period_s = {ref} must be one of "
             f"rhythm.task.periods_s {periods} (within 2 %)"
         )
+    reduced = rhythm.get("reduced_model", {})
+    transient = reduced.get("oscillation", {}).get("transient_s", 0)
+    for name in ("bifurcation", "period_sweep"):
+        sweep = reduced.get(name, {})
+        if sweep and sweep.get("i_min", 0) >= sweep.get("i_max", float("inf")):
+            errors.append(f"rhythm.reduced_model.{name}.i_min must be < i_max")
+        if sweep and transient >= sweep.get("duration_s", float("inf")):
+            errors.append(
+                f"rhythm.reduced_model.oscillation.transient_s must be < {name}.duration_s"
+            )
     gen = rhythm.get("zrnn_eval", {}).get("generalisation", {})
     if gen and gen.get("cue_min", 0) >= gen.get("cue_max", float("inf")):
         errors.append("rhythm.zrnn_eval.generalisation.cue_min must be < cue_max")

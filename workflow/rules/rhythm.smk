@@ -10,6 +10,7 @@ RHYTHM_TARGETS = [
     "results/rhythm/figures/zrnn_raster.png",
     "results/rhythm/figures/zrnn_pca.png",
     "results/rhythm/figures/zrnn_cycle_lengths.png",
+    "results/rhythm/figures/reduced_model.png",
 ]
 
 
@@ -139,3 +140,38 @@ rule fig_zrnn_dynamics:
         figures=section("rhythm/figures"),
     script:
         "../scripts/fig_zrnn_dynamics.py"
+
+
+rule reduced_model:
+    output:
+        metrics="results/rhythm/reduced_model/metrics.json",
+        curve="results/rhythm/reduced_model/period_curve.csv",
+        arrays="results/rhythm/reduced_model/arrays.npz",
+    log:
+        "logs/rhythm/reduced_model.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    resources:
+        runtime=20,
+        mem_mb=2000,
+    params:
+        reduced=section("rhythm/reduced_model"),
+    script:
+        "../scripts/reduced_model.py"
+
+
+rule fig_reduced_model:
+    input:
+        metrics="results/rhythm/reduced_model/metrics.json",
+        curve="results/rhythm/reduced_model/period_curve.csv",
+        arrays="results/rhythm/reduced_model/arrays.npz",
+    output:
+        figure="results/rhythm/figures/reduced_model.png",
+    log:
+        "logs/rhythm/fig_reduced_model.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    params:
+        figures=section("rhythm/figures"),
+    script:
+        "../scripts/fig_reduced_model.py"
