@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -122,6 +124,8 @@ def test_resume_file_of_other_params_is_ignored(tmp_path, monkeypatch) -> None:
     torch.save({"fingerprint": "someone-else", "step": 10**6}, out / "resume.pt")
     _, metrics = _run(tmp_path, "x")
     assert metrics["train"]["steps"] == 30
+    moved = list(out.glob("resume.pt.other-params-*"))
+    assert len(moved) == 1  # never overwritten silently: kept aside under a telling name
 
 
 def test_early_stop_on_validation_target(tmp_path) -> None:
@@ -151,3 +155,80 @@ def test_best_checkpoint_follows_selection_rule(tmp_path, select_by) -> None:
         TRAIN["val_noise_seed"],
     )
     assert mse == pytest.approx(best_row["val_mse"], rel=1e-5)
+
+
+def test_sigterm_saves_state_and_rerun_resumes_identically(tmp_path, monkeypatch) -> None:
+    import os
+    import signal
+
+    reference, _ = _run(tmp_path, "ref")
+    real = zrnn_train.validation_mse
+    calls = {"n": 0}
+
+    def sigterm_during_second_validation(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # what SLURM sends before killing a job
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(zrnn_train, "validation_mse", sigterm_during_second_validation)
+    with pytest.raises(zrnn_train.TrainingInterrupted, match="signal 15 at step 20"):
+        _run(tmp_path, "term")
+    monkeypatch.setattr(zrnn_train, "validation_mse", real)
+    resumed, _ = _run(tmp_path, "term")
+    ra, rb = load_checkpoint(reference / "model.pt"), load_checkpoint(resumed / "model.pt")
+    for key in ra["state_dict"]:
+        assert torch.equal(ra["state_dict"][key], rb["state_dict"][key])
+
+
+def test_sigkill_at_a_random_point_then_rerun_is_identical(tmp_path) -> None:
+    """A real process killed with SIGKILL mid-training; the rerun matches an uninterrupted run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    reference, _ = _run(tmp_path, "ref", max_steps=60)
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_train_zrnn import _run
+from pathlib import Path
+_run(Path({str(tmp_path)!r}), "killed", max_steps=60)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    resume = tmp_path / "killed" / "resume.pt"
+    deadline = time.time() + 120
+    while not resume.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(float(np.random.default_rng().uniform(0.0, 0.5)))  # a random later point
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed" / "model.pt").exists() or proc.returncode == 0
+    resumed, _ = _run(tmp_path, "killed", max_steps=60)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(reference / "curve.csv").drop(columns="seconds"),
+        pd.read_csv(resumed / "curve.csv").drop(columns="seconds"),
+    )
+    ra, rb = load_checkpoint(reference / "model.pt"), load_checkpoint(resumed / "model.pt")
+    for key in ra["state_dict"]:
+        assert torch.equal(ra["state_dict"][key], rb["state_dict"][key])
+
+
+def test_divergence_stops_with_the_step_and_keeps_last_good_state(tmp_path, monkeypatch) -> None:
+    real_batch = zrnn_train.sample_batch
+    calls = {"n": 0}
+
+    def poisoned_batch(*args, **kwargs):
+        calls["n"] += 1
+        inputs, target = real_batch(*args, **kwargs)
+        if calls["n"] == 14:
+            target = target * float("nan")
+        return inputs, target
+
+    monkeypatch.setattr(zrnn_train, "sample_batch", poisoned_batch)
+    with pytest.raises(zrnn_train.TrainingDiverged, match="step 14: training loss is nan"):
+        _run(tmp_path, "nan")
+    state = load_checkpoint(tmp_path / "nan" / "resume.pt")
+    assert state["step"] == 10  # the last validation point before the divergence
+    assert all(torch.isfinite(v).all() for v in state["model"].values())

@@ -31,7 +31,14 @@ def _atomic_path(path: str | os.PathLike[str]):
     os.close(fd)
     try:
         yield tmp
+        with open(tmp, "rb+") as fh:  # data on disk before the rename makes it visible
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -89,8 +96,28 @@ def save_checkpoint(path: str | os.PathLike[str], payload: Mapping[str, Any]) ->
         torch.save(dict(payload), tmp)
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint that is missing, truncated, corrupted or not one of ours."""
+
+
 def load_checkpoint(
     path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
 ) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`, never unpickling objects."""
-    return torch.load(path, map_location=map_location, weights_only=True)
+    """Load a checkpoint written by :func:`save_checkpoint`, never unpickling objects.
+
+    Anything that is not a plain dict of tensors and primitives (a truncated file, random
+    bytes, a pickle with custom classes) raises :class:`CheckpointError` naming the file.
+    """
+    if not Path(path).is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises several types for bad files
+        reason = (str(err).splitlines() or [""])[0][:200]
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read safely ({type(err).__name__}: {reason}); it is "
+            "truncated, corrupted or not an rnnlab checkpoint. Delete or move it to start afresh."
+        ) from err
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(payload).__name__}, not a dict")
+    return payload

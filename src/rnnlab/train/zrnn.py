@@ -23,7 +23,10 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,36 @@ from rnnlab.tasks.taps import TapDetector, continuation_metrics
 from rnnlab.train.device import pick_device
 
 log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """Loss or weights became NaN/inf; the last good resume state is kept."""
+
+
+class TrainingInterrupted(RuntimeError):
+    """SIGTERM/SIGINT arrived; the state was saved and the rule can simply be rerun."""
+
+
+@contextmanager
+def _stop_requests() -> Iterator[dict[str, int]]:
+    """Turn SIGTERM/SIGINT into a flag checked after every step (SLURM sends SIGTERM)."""
+    flag = {"signal": 0}
+
+    def handler(signum: int, _frame: Any) -> None:
+        flag["signal"] = signum
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        # outside the main thread signal() raises: keep the default handlers there
+        with suppress(ValueError):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield flag
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 CURVE_COLUMNS = ["step", "train_mse", "val_mse", "val_mare", "seconds"]
 
 
@@ -175,6 +208,7 @@ def train_zrnn(
     inf = float("inf")
     best: dict[str, Any] = {"val_mse": inf, "val_mare": inf, "step": -1, "state_dict": None}
     elapsed_before = 0.0
+    window: list[float] = []
     resume = Path(resume_path) if resume_path else None
     if resume is not None and resume.exists():
         state = load_checkpoint(resume, map_location=device)
@@ -192,9 +226,12 @@ def train_zrnn(
                 "state_dict": state["best_state_dict"],
             }
             elapsed_before = float(state["seconds"])
+            window = [float(v) for v in state["window"]]
             log.info("resumed from step %d (%s)", step, resume)
         else:
-            log.warning("ignoring resume file %s: it belongs to other params", resume)
+            aside = resume.with_name(f"{resume.name}.other-params-{state.get('fingerprint')}")
+            resume.replace(aside)
+            log.warning("resume file %s belongs to other params: moved to %s", resume, aside)
 
     start = time.perf_counter() - elapsed_before
 
@@ -202,76 +239,101 @@ def train_zrnn(
         return val_mse <= settings.target_val_mse and val_mare <= settings.target_val_mare
 
     stopped_early = bool(curve) and reached(curve[-1]["val_mse"], curve[-1]["val_mare"])
-    window: list[float] = []
+
+    def save_resume() -> None:
+        if resume is None:
+            return
+        save_checkpoint(
+            resume,
+            {
+                "fingerprint": fingerprint,
+                "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "data_gen": data_gen.get_state(),
+                "noise_gen": noise_gen.get_state(),
+                "step": step,
+                "curve": curve,
+                "window": window,
+                "best_val_mse": best["val_mse"],
+                "best_val_mare": best["val_mare"],
+                "best_step": best["step"],
+                "best_state_dict": best["state_dict"],
+                "seconds": time.perf_counter() - start,
+            },
+        )
+
     progress = tqdm(
         total=settings.max_steps, initial=step, desc="train zrnn", disable=None, leave=False
     )
     model.train()
-    while step < settings.max_steps and not stopped_early:
-        inputs, target = sample_batch(task, settings.batch_size, data_gen)
-        inputs, target = inputs.to(device), target.to(device)
-        out, _ = model(inputs, noise_generator=noise_gen)
-        loss = torch.mean((out - target) ** 2)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        if settings.grad_clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip_norm)
-        optimiser.step()
-        model.project_()
-        step += 1
-        window.append(float(loss.detach()))
-        progress.update(1)
+    with _stop_requests() as stop:
+        while step < settings.max_steps and not stopped_early:
+            inputs, target = sample_batch(task, settings.batch_size, data_gen)
+            inputs, target = inputs.to(device), target.to(device)
+            out, _ = model(inputs, noise_generator=noise_gen)
+            loss = torch.mean((out - target) ** 2)
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"step {step + 1}: training loss is {float(loss)}; the last good state "
+                    f"(step {step}) is kept in {resume}. Lower lr or raise grad_clip_norm."
+                )
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            if settings.grad_clip_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip_norm)
+            optimiser.step()
+            model.project_()
+            if not all(torch.isfinite(p).all() for p in model.parameters()):
+                raise TrainingDiverged(
+                    f"step {step + 1}: weights became NaN/inf; the last good state "
+                    f"(step {step}) is kept in {resume}."
+                )
+            step += 1
+            window.append(float(loss.detach()))
+            progress.update(1)
 
-        if step % settings.val_every == 0 or step == settings.max_steps:
-            val = validation_mse(model, val_inputs, val_target, settings.val_noise_seed)
-            mare = validation_mare(model, task, settings)
-            seconds = time.perf_counter() - start
-            curve.append(
-                {
-                    "step": step,
-                    "train_mse": float(np.mean(window)),
-                    "val_mse": val,
-                    "val_mare": mare,
-                    "seconds": seconds,
-                }
-            )
-            window = []
-            if _selection_key(settings, val, mare) < _selection_key(
-                settings, best["val_mse"], best["val_mare"]
-            ):
-                best = {
-                    "val_mse": val,
-                    "val_mare": mare,
-                    "step": step,
-                    "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
-                }
-            stopped_early = reached(val, mare)
-            log.info(
-                "step %d train %.4f val_mse %.4f val_mare %.4f (%.0f s)",
-                step,
-                curve[-1]["train_mse"],
-                val,
-                mare,
-                seconds,
-            )
-            progress.set_postfix(val_mse=f"{val:.4f}", val_mare=f"{mare:.3f}")
-            if resume is not None:
-                save_checkpoint(
-                    resume,
+            if step % settings.val_every == 0 or step == settings.max_steps:
+                val = validation_mse(model, val_inputs, val_target, settings.val_noise_seed)
+                mare = validation_mare(model, task, settings)
+                seconds = time.perf_counter() - start
+                curve.append(
                     {
-                        "fingerprint": fingerprint,
-                        "model": model.state_dict(),
-                        "optimiser": optimiser.state_dict(),
-                        "data_gen": data_gen.get_state(),
-                        "noise_gen": noise_gen.get_state(),
                         "step": step,
-                        "curve": curve,
-                        "best_val_mse": best["val_mse"],
-                        "best_val_mare": best["val_mare"],
-                        "best_step": best["step"],
-                        "best_state_dict": best["state_dict"],
+                        "train_mse": float(np.mean(window)),
+                        "val_mse": val,
+                        "val_mare": mare,
                         "seconds": seconds,
-                    },
+                    }
+                )
+                window = []
+                if _selection_key(settings, val, mare) < _selection_key(
+                    settings, best["val_mse"], best["val_mare"]
+                ):
+                    best = {
+                        "val_mse": val,
+                        "val_mare": mare,
+                        "step": step,
+                        "state_dict": {
+                            k: v.detach().clone() for k, v in model.state_dict().items()
+                        },
+                    }
+                stopped_early = reached(val, mare)
+                log.info(
+                    "step %d train %.4f val_mse %.4f val_mare %.4f (%.0f s)",
+                    step,
+                    curve[-1]["train_mse"],
+                    val,
+                    mare,
+                    seconds,
+                )
+                progress.set_postfix(val_mse=f"{val:.4f}", val_mare=f"{mare:.3f}")
+                save_resume()
+            if stop["signal"]:
+                save_resume()
+                progress.close()
+                raise TrainingInterrupted(
+                    f"signal {stop['signal']} at step {step}: state saved to {resume}; "
+                    "rerun to resume"
                 )
     progress.close()
     seconds = time.perf_counter() - start
