@@ -9,6 +9,7 @@ rules a JSON schema cannot state (e.g. discard shorter than the drive) are check
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -35,15 +36,37 @@ def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str,
     return merged
 
 
+def _read_yaml(path: str | Path) -> dict[str, Any]:
+    if not Path(path).is_file():
+        raise ParamsError(f"params file {path} does not exist")
+    try:
+        with open(path) as fh:
+            data = yaml.safe_load(fh) or {}
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path} must hold a mapping of sections, not {type(data).__name__}")
+    return data
+
+
 def load_params(path: str | Path, *overlays: str | Path) -> dict[str, Any]:
     """Read ``path``, merge each overlay on top, validate, return the dict."""
-    with open(path) as fh:
-        params = yaml.safe_load(fh) or {}
+    params = _read_yaml(path)
     for extra in overlays:
-        with open(extra) as fh:
-            params = deep_merge(params, yaml.safe_load(fh) or {})
+        params = deep_merge(params, _read_yaml(extra))
     validate_params(params)
     return params
+
+
+def _non_finite(node: Any, path: tuple[str, ...] = ()) -> list[str]:
+    """Dotted keys of NaN/inf numbers (JSON schema range checks let NaN through)."""
+    if isinstance(node, Mapping):
+        return [e for k, v in node.items() for e in _non_finite(v, path + (str(k),))]
+    if isinstance(node, list):
+        return [e for i, v in enumerate(node) for e in _non_finite(v, path + (str(i),))]
+    if isinstance(node, float) and not math.isfinite(node):
+        return [f"{'.'.join(path)} = {node}: must be a finite number"]
+    return []
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
@@ -125,7 +148,8 @@ def validate_params(params: Mapping[str, Any], schema_path: str | Path = DEFAULT
     with open(schema_path) as fh:
         schema = yaml.safe_load(fh)
     validator = jsonschema.Draft202012Validator(schema)
-    messages = [_describe(e) for e in sorted(validator.iter_errors(params), key=str)]
+    messages = _non_finite(params)
+    messages += [_describe(e) for e in sorted(validator.iter_errors(params), key=str)]
     if not messages:
         messages = _cross_field_errors(params)
     if messages:
