@@ -185,6 +185,10 @@ def test_falls_with_tempo_flags():
     assert not rd.falls_with_tempo(periods, np.full(7, 5.0), 0.1)  # flat
     assert not rd.falls_with_tempo(periods, np.where(np.arange(7) == 3, np.nan, mean), 0.1)
     assert not rd.falls_with_tempo(periods[:1], mean[:1], 0.1)
+    # a rise inside the sampling error of the two estimates is not a violation; a larger one is
+    se = np.full(7, 0.2)
+    assert rd.falls_with_tempo(periods, sd, 0.0, se)
+    assert not rd.falls_with_tempo(periods, sd, 0.0, np.full(7, 0.01))
     assert rd.spearman_rho(1 / periods, mean) == pytest.approx(-1.0)
 
 
@@ -309,8 +313,13 @@ def test_stage_metrics_and_tables(stage_run):
     assert cycles["reference"].tolist() == [True, False, False]
     np.testing.assert_allclose(cycles["median_iti_s"], PERIODS, atol=2 * DT)
     assert metrics["length_mean_falls_with_tempo"] is True  # noise: length grows with steps
+    n = cycles["n_cycles"].clip(lower=2).to_numpy(float)
+    se = {
+        "mean": cycles["length_sd"] / np.sqrt(n),
+        "sd": cycles["length_sd"] / np.sqrt(2 * (n - 1)),
+    }
     for stat in ("mean", "sd"):
-        flag = rd.falls_with_tempo(cycles["period_s"], cycles[f"length_{stat}"], 0.1)
+        flag = rd.falls_with_tempo(cycles["period_s"], cycles[f"length_{stat}"], 0.1, se[stat])
         assert metrics[f"length_{stat}_falls_with_tempo"] is flag
         for period, row in zip(PERIODS, cycles.itertuples(), strict=True):
             assert metrics["trajectory_length"][f"{period:g}"][stat] == pytest.approx(

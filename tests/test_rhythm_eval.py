@@ -13,11 +13,13 @@ from rnnlab.tasks.taps import TapDetector
 DT = 0.001
 
 
-def _row(interval: float, period: float, oscillating: bool = True) -> dict:
+def _row(interval: float, period: float, oscillating: bool = True, cv: float = 0.01) -> dict:
     return {
         "mean_interval_s": interval,
         "relative_error": (interval - period) / period,
         "oscillating": oscillating,
+        "interval_cv": cv,
+        "n_taps": 50,
     }
 
 
@@ -43,7 +45,18 @@ def test_generalisation_split_and_monotonicity() -> None:
     assert m["extrap_mare"] == pytest.approx((0.2 + 1.0) / 2)
     assert m["oscillating_cue_min"] == 0.1 and m["oscillating_cue_max"] == 0.5
     assert m["fraction_oscillating"] == pytest.approx(0.75)
+    assert m["monotonic_strict"] is True and m["spearman_rho"] == pytest.approx(-1.0)
     rows[2] = _row(periods[1] * 1.1, periods[2])  # interval rises with cue: not monotonic
+    m = generalisation_metrics(cues, rows, np.array([0.2, 0.8]))
+    assert m["monotonic"] is False and m["n_significant_rises"] == 1
+
+
+def test_a_rise_within_measurement_error_is_not_a_violation() -> None:
+    cues = np.array([0.5, 0.5001, 0.6])
+    rows = [_row(0.2000, 0.2), _row(0.2002, 0.19996), _row(0.1667, 0.1667)]  # +0.2 ms, SE 0.4 ms
+    m = generalisation_metrics(cues, rows, trained_cues=np.array([0.2, 0.8]))
+    assert m["monotonic"] is True and m["monotonic_strict"] is False
+    rows[1] = _row(0.2050, 0.19996)  # +5 ms: far beyond the error
     assert generalisation_metrics(cues, rows, np.array([0.2, 0.8]))["monotonic"] is False
 
 

@@ -31,11 +31,13 @@ Conventions (each fixes a weak spot of the original ``plot_fig1``, rhythm.md §1
   space from one tap sample to the next (taps rounded to samples); cycles whose end lies outside
   the run are dropped, never filled with a stale value. SD across cycles uses ddof = 1.
 * **"Falls with tempo"**: with tempos ordered slow to fast, each value is at most
-  (1 + ``falls_tolerance``) times the previous one and the fastest is strictly below the
-  slowest; any NaN (e.g. a tempo without taps) makes it false.
-* **PCA** is fitted once on the stacked normalised rates of all tempos (covariance accumulated
-  in float64 chunks, so the stack is never materialised), with deterministic component signs.
-  numpy only (scikit-learn is not a dependency).
+  (1 + ``falls_tolerance``) times the previous one plus twice the combined standard error of
+  the two estimates (SE of a mean: SD/√n; of an SD: SD/√(2(n−1))), so a rise that sampling
+  noise explains is not a violation; the fastest must be strictly below the slowest, and any
+  NaN (e.g. a tempo without taps) makes it false.
+* **PCA** is fitted once on the stacked normalised rates of all tempos with scikit-learn's
+  IncrementalPCA (fed chunk by chunk, so the stack is never materialised), with deterministic
+  component signs.
 
 Only what the figures need is written: a raster window of a few cycles (float16), PCA
 projections of a few cycles per tempo, subsampled (float16), per-cycle lengths; never the
@@ -266,13 +268,23 @@ def length_stats(lengths: np.ndarray) -> tuple[float, float]:
     return mean, sd
 
 
-def falls_with_tempo(periods_s: np.ndarray, values: np.ndarray, tolerance: float) -> bool:
+def falls_with_tempo(
+    periods_s: np.ndarray,
+    values: np.ndarray,
+    tolerance: float,
+    standard_errors: np.ndarray | None = None,
+) -> bool:
     """True when values fall from the slowest to the fastest tempo (see module docstring)."""
     periods = np.asarray(periods_s, dtype=np.float64)
-    vals = np.asarray(values, dtype=np.float64)[np.argsort(-periods)]
+    order = np.argsort(-periods)
+    vals = np.asarray(values, dtype=np.float64)[order]
     if vals.size < 2 or not np.all(np.isfinite(vals)):
         return False
-    steps_ok = np.all(vals[1:] <= vals[:-1] * (1.0 + tolerance))
+    slack = np.zeros(vals.size - 1)
+    if standard_errors is not None:
+        se = np.nan_to_num(np.asarray(standard_errors, dtype=np.float64)[order])
+        slack = 2.0 * np.sqrt(se[1:] ** 2 + se[:-1] ** 2)
+    steps_ok = np.all(vals[1:] <= vals[:-1] * (1.0 + tolerance) + slack)
     return bool(steps_ok and vals[-1] < vals[0])
 
 
@@ -432,6 +444,9 @@ def analyse_dynamics(
         )
     means = np.array([r["length_mean"] for r in cycle_rows])
     sds = np.array([r["length_sd"] for r in cycle_rows])
+    n_cyc = np.array([max(2, int(r["n_cycles"])) for r in cycle_rows], dtype=np.float64)
+    se_means = sds / np.sqrt(n_cyc)
+    se_sds = sds / np.sqrt(2.0 * (n_cyc - 1.0))
     all_osc = all(r["oscillating"] for r in cycle_rows)
 
     # units at the reference tempo
@@ -521,9 +536,13 @@ def analyse_dynamics(
         "n_units": n_units,
         "n_excitatory": n_excitatory,
         "all_tempos_oscillating": all_osc,
-        "length_mean_falls_with_tempo": falls_with_tempo(periods, means, settings.falls_tolerance)
+        "length_mean_falls_with_tempo": falls_with_tempo(
+            periods, means, settings.falls_tolerance, se_means
+        )
         and all_osc,
-        "length_sd_falls_with_tempo": falls_with_tempo(periods, sds, settings.falls_tolerance)
+        "length_sd_falls_with_tempo": falls_with_tempo(
+            periods, sds, settings.falls_tolerance, se_sds
+        )
         and all_osc,
         "length_mean_tempo_spearman": spearman_rho(1.0 / periods, means),
         "length_sd_tempo_spearman": spearman_rho(1.0 / periods, sds),

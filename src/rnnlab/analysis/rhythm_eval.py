@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 
 from rnnlab.io import atomic_write_npz, write_csv, write_json
 from rnnlab.tasks.rhythm import load_set
@@ -94,6 +95,12 @@ def generalisation_metrics(
 
     ``rows`` are :func:`continuation_metrics` rows for ``cues`` (same order, ascending).
     A non-oscillating cue counts as 100 % error, as in the continuation MARE.
+
+    ``monotonic`` asks that the interval never *significantly* rises with the cue: a rise
+    between neighbouring cues counts only if it exceeds twice the combined standard error
+    of the two mean intervals (from their CV and tap counts). Seeded cues can fall within
+    1e-4 of each other, where a strict comparison only measures noise; ``monotonic_strict``
+    and the Spearman correlation are reported too.
     """
     low, high = float(np.min(trained_cues)), float(np.max(trained_cues))
     inside = (cues >= low - 1e-12) & (cues <= high + 1e-12)
@@ -101,15 +108,28 @@ def generalisation_metrics(
     abs_err = np.array(
         [abs(r["relative_error"]) if r["oscillating"] else NOT_OSCILLATING_ERROR for r in rows]
     )
-    intervals = np.array([r["mean_interval_s"] for r in rows])[osc]
-    monotonic = bool(osc.sum() >= 2 and np.all(np.diff(intervals) < 0))
+    osc_rows = [r for r in rows if r["oscillating"]]
+    intervals = np.array([r["mean_interval_s"] for r in osc_rows])
+    sem = np.array(
+        [
+            r["interval_cv"] * r["mean_interval_s"] / np.sqrt(max(1, r["n_taps"] - 1))
+            for r in osc_rows
+        ]
+    )
+    rises = np.diff(intervals)
+    significant = rises > 2.0 * np.sqrt(sem[:-1] ** 2 + sem[1:] ** 2)
+    enough = osc.sum() >= 2
+    rho = float(spearmanr(cues[osc], intervals).statistic) if osc.sum() >= 3 else None
 
     def mean_or_none(mask: np.ndarray) -> float | None:
         return float(abs_err[mask].mean()) if mask.any() else None
 
     return {
         "n_cues": int(len(cues)),
-        "monotonic": monotonic,
+        "monotonic": bool(enough and not significant.any()),
+        "monotonic_strict": bool(enough and np.all(rises < 0)),
+        "n_significant_rises": int(significant.sum()),
+        "spearman_rho": rho,
         "interp_mare": mean_or_none(inside),
         "extrap_mare": mean_or_none(~inside),
         "fraction_oscillating": float(osc.mean()),
