@@ -93,8 +93,9 @@ def test_gradcheck(activation: str, noise: bool, x0_shape: str) -> None:
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("which", ["both", "states", "rates"])
-def test_matches_autograd_loop_float64(activation: str, which: str) -> None:
-    inp = make_inputs(40, 4, 7, x0_shape="bn", noise=activation == "tanh", seed=3)
+@pytest.mark.parametrize("noise", [False, True])
+def test_matches_autograd_loop_float64(activation: str, which: str, noise: bool) -> None:
+    inp = make_inputs(40, 4, 7, x0_shape="bn", noise=noise, seed=3)
     gen = torch.Generator().manual_seed(4)
     c_x, c_r = torch.randn(2, 40, 4, 7, generator=gen, dtype=torch.float64)
     weights = (c_x * (which != "rates"), c_r * (which != "states"))
@@ -174,3 +175,11 @@ def test_bad_arguments() -> None:
         leaky_recurrence(**dict(inp, w_rec_t=torch.zeros(3, 3)), activation="relu")
     with pytest.raises(ValueError, match="x0"):
         leaky_recurrence(**dict(inp, x0=torch.zeros(3, 4, dtype=torch.float64)), activation="relu")
+
+
+def test_zero_steps() -> None:
+    inp = make_inputs(0, 2, 3)
+    states, rates = leaky_recurrence(**inp, activation="relu")
+    assert states.shape == rates.shape == (0, 2, 3)
+    (rates.sum() + inp["x0"].sum()).backward()
+    assert torch.equal(inp["x0"].grad, torch.ones(3, dtype=torch.float64))

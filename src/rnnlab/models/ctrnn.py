@@ -20,7 +20,9 @@ Options cover the published variants:
   input noise ``u ← relu(u + η)`` during training as in the ZRNN;
 - learnable or zero initial state; scalar or per-unit τ.
 
-Constant tensors (effective weights, α) are computed once per forward call, not per step.
+Constant tensors (effective weights, α) are computed once per forward call, not per step;
+the input drive of all steps is one matmul; the recurrence itself runs in a hand-written
+BPTT (:mod:`rnnlab.models.recurrence`) whose weight gradient is one GEMM over all steps.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import nn
+
+from rnnlab.models.recurrence import leaky_recurrence
 
 Activation = Literal["relu", "softplus", "tanh", "sigmoid", "retanh", "power"]
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -330,27 +334,20 @@ class CTRNN(nn.Module):
             if cfg.noise_placement == "pre":
                 drive = drive + xi * self._noise_std_inside()
             else:
-                post_noise = (xi * self._noise_std_post()).unbind(0)
+                post_noise = xi * self._noise_std_post()
 
-        w_rec_t = weights["rec"].T.contiguous()
-        alpha = self.alpha
-        x = (self.x0 if x0 is None else x0).expand(batch, cfg.n_hidden)
-        r = self.act(x)
-        rates: list[torch.Tensor] = []
-        states: list[torch.Tensor] = []
-        for t, drive_t in enumerate(drive.unbind(0)):
-            x = torch.lerp(x, torch.addmm(drive_t, r, w_rec_t), alpha)
-            r = self.act(x)
-            if post_noise is not None:
-                r = r + post_noise[t]
-            rates.append(r)
-            if return_states:
-                states.append(x)
-        rates_t = torch.stack(rates, dim=1)  # (B, T, N)
-        outputs = rates_t @ weights["out"].T + self.b_out
+        states, rates = leaky_recurrence(
+            drive,
+            weights["rec"].T.contiguous(),
+            self.alpha,
+            self.x0 if x0 is None else x0,
+            cfg.activation,
+            post_noise,
+        )  # (T, B, N) each; hand-written BPTT (rnnlab.models.recurrence)
+        outputs = (rates @ weights["out"].T + self.b_out).transpose(0, 1)
         if return_states:
-            return outputs, rates_t, torch.stack(states, dim=1)
-        return outputs, rates_t
+            return outputs, rates.transpose(0, 1), states.transpose(0, 1)
+        return outputs, rates.transpose(0, 1)
 
     # --- persistence ------------------------------------------------------------------
     def to_checkpoint(self) -> dict[str, Any]:

@@ -9,9 +9,10 @@ Computes exactly the loop of :meth:`rnnlab.models.ctrnn.CTRNN.forward`::
 and returns the stacked states ``X = (x_1..x_T)`` and rates ``R = (r_1..r_T)``, both (T, B, N).
 ``w_rec_t`` is W_rec^T, so ``r @ w_rec_t == (W_rec r^T)^T``.
 
-Forward runs without autograd into preallocated (T, B, N) buffers; only X and R are kept
-(R is an output the caller keeps for its readout anyway). Backward runs the adjoint
-``a_t = dL/dx_t`` back in time with one (B, N) x (N, N) matmul per step::
+Forward runs without autograd into preallocated (T, B, N) buffers. Backward keeps R (an
+output the caller keeps for its readout anyway) and, only with post-noise or for softplus
+and power, X; for relu/tanh/sigmoid/retanh f'(x) is computed exactly from R.
+Backward runs the adjoint ``a_t = dL/dx_t`` back in time with one (B, N) x (N, N) matmul per step::
 
     a_t = gX_t + (1 - alpha) a_{t+1} + f'(x_t) (gR_t + a_{t+1} @ (diag(alpha) W_rec))
 
@@ -29,6 +30,8 @@ from torch.autograd.function import FunctionCtx, once_differentiable
 
 ACTIVATIONS = ("relu", "softplus", "tanh", "sigmoid", "retanh", "power")
 _SOFTPLUS_THRESHOLD = 20.0  # torch.nn.functional.softplus default (beta = 1)
+# f' is an exact function of f(x) for these; without post-noise backward needs only the rates.
+_DERIV_FROM_RATES = ("relu", "tanh", "sigmoid", "retanh")
 
 
 def _act_out(name: str, x: torch.Tensor, out: torch.Tensor) -> None:
@@ -56,24 +59,28 @@ def _act(name: str, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _act_deriv(name: str, x: torch.Tensor) -> torch.Tensor:
-    """f'(x), with the same conventions as torch autograd (relu'(0) = 0, softplus threshold)."""
-    if name == "relu":
-        return (x > 0).to(x.dtype)
+def _act_deriv_out(
+    name: str, x: torch.Tensor | None, out: torch.Tensor, fx: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``out <- f'(x)`` as torch autograd computes it (relu'(0) = 0, softplus threshold).
+
+    ``fx``, if given, must be f(x) exactly (rates without noise); activations in
+    ``_DERIV_FROM_RATES`` then use it (x may be None) instead of recomputing f.
+    """
+    if name == "relu" and fx is not None:
+        return torch.gt(fx, 0.0, out=out)  # relu(x) > 0 exactly when x > 0
+    if name in ("relu", "power"):
+        torch.gt(x, 0.0, out=out)
+        return out if name == "relu" else out.mul_(x).mul_(2.0)  # 2 relu(x)
     if name == "softplus":
-        return torch.where(x > _SOFTPLUS_THRESHOLD, torch.ones_like(x), torch.sigmoid(x))
-    if name == "tanh":
-        y = torch.tanh(x)
-        return torch.addcmul(torch.ones_like(y), y, y, value=-1.0)
+        return torch.sigmoid(x, out=out).masked_fill_(x > _SOFTPLUS_THRESHOLD, 1.0)
     if name == "sigmoid":
-        y = torch.sigmoid(x)
-        return y * (1.0 - y)
-    if name == "retanh":
-        y = torch.tanh(x)
-        return torch.addcmul(torch.ones_like(y), y, y, value=-1.0).mul_(y > 0)
-    if name == "power":
-        return torch.clamp(x, min=0.0).mul_(2.0)
-    raise ValueError(f"leaky_recurrence: unknown activation {name!r}")
+        y = torch.sigmoid(x, out=out) if fx is None else fx
+        return torch.mul(y, 1.0 - y, out=out)
+    y = torch.tanh(x, out=out) if fx is None else fx  # tanh or retanh: 1 - y*y
+    positive = y > 0 if name == "retanh" else None
+    torch.addcmul(torch.ones((), dtype=y.dtype, device=y.device), y, y, value=-1.0, out=out)
+    return out if positive is None else out.mul_(positive)
 
 
 class LeakyRecurrence(torch.autograd.Function):
@@ -107,7 +114,9 @@ class LeakyRecurrence(torch.autograd.Function):
             x, r = x_t, r_t
         ctx.activation = activation
         ctx.has_noise = post_noise is not None
-        ctx.save_for_backward(states, rates, w_rec_t, alpha, x0, post_noise)
+        # X is kept only where f'(x) cannot be read off the rates (R is the caller's anyway).
+        keep_x = post_noise is not None or activation not in _DERIV_FROM_RATES
+        ctx.save_for_backward(states if keep_x else None, rates, w_rec_t, alpha, x0, post_noise)
         ctx.set_materialize_grads(False)
         return states, rates
 
@@ -118,13 +127,13 @@ class LeakyRecurrence(torch.autograd.Function):
     ) -> tuple[torch.Tensor | None, ...]:
         states, rates, w_rec_t, alpha, x0, post_noise = ctx.saved_tensors
         activation: str = ctx.activation
-        steps, batch, n = states.shape
+        steps, batch, n = rates.shape
         need_drive, need_w, _, need_x0, _, need_noise = ctx.needs_input_grad
         need_noise = need_noise and ctx.has_noise
         if steps == 0:
             zero = torch.zeros_like
             return (
-                zero(states) if need_drive else None,
+                zero(rates) if need_drive else None,
                 zero(w_rec_t) if need_w else None,
                 None,
                 zero(x0) if need_x0 else None,
@@ -133,13 +142,15 @@ class LeakyRecurrence(torch.autograd.Function):
             )
         g_x = None if grad_states is None else grad_states.contiguous()
         g_r = None if grad_rates is None else grad_rates.contiguous()
-        deriv = _act_deriv(activation, states)  # f'(x_t), (T, B, N)
         one_minus_alpha = 1.0 - alpha
         # a @ w_alpha == (alpha * a) @ w_rec_t^T: the drive gradient pushed back through W.
         w_alpha = (w_rec_t * alpha.unsqueeze(0)).t().contiguous()
-        adj = torch.empty_like(states)  # a_t = dL/dx_t, later alpha * a_t = dL/d drive_t
-        g_rate_tot = torch.empty_like(states) if need_noise else None  # dL/dr_t
-        buf = states.new_empty((batch, n))
+        # adj holds f'(x_t) first; step t overwrites slice t with a_t = dL/dx_t (f'(x_t) is
+        # read only there), and at the end adj becomes alpha * a = dL/d drive.
+        fx = None if ctx.has_noise else rates
+        adj = _act_deriv_out(activation, states, torch.empty_like(rates), fx)
+        g_rate_tot = torch.empty_like(rates) if need_noise else None  # dL/dr_t
+        buf = rates.new_empty((batch, n))
 
         last = steps - 1
         if g_r is None:
@@ -147,13 +158,13 @@ class LeakyRecurrence(torch.autograd.Function):
             if need_noise:
                 g_rate_tot[last].zero_()
         else:
-            torch.mul(deriv[last], g_r[last], out=adj[last])
+            adj[last].mul_(g_r[last])
             if need_noise:
                 g_rate_tot[last].copy_(g_r[last])
         if g_x is not None:
             adj[last].add_(g_x[last])
 
-        adj_s, der_s = adj.unbind(0), deriv.unbind(0)
+        adj_s = adj.unbind(0)
         gx_s = None if g_x is None else g_x.unbind(0)
         gr_s = None if g_r is None else g_r.unbind(0)
         tot_s = None if g_rate_tot is None else g_rate_tot.unbind(0)
@@ -165,16 +176,16 @@ class LeakyRecurrence(torch.autograd.Function):
             else:
                 torch.addmm(gr_s[t], a_next, w_alpha, out=b)
             if gx_s is None:
-                torch.mul(der_s[t], b, out=a_t)
+                a_t.mul_(b)
             else:
-                torch.addcmul(gx_s[t], der_s[t], b, out=a_t)
+                torch.addcmul(gx_s[t], a_t, b, out=a_t)
             a_t.addcmul_(one_minus_alpha, a_next)
 
         x0_full = x0.expand(batch, n)
         grad_x0 = None
         if need_x0:
             torch.mm(adj[0], w_alpha, out=buf)
-            grad_x0 = buf.mul_(_act_deriv(activation, x0_full))
+            grad_x0 = buf.mul_(_act_deriv_out(activation, x0_full, torch.empty_like(buf)))
             grad_x0.addcmul_(one_minus_alpha, adj[0])
             grad_x0 = grad_x0.sum_to_size(x0.shape)
         grad_w = None
