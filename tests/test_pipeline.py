@@ -82,6 +82,8 @@ def test_figure_data_is_the_real_trials(smoke_run) -> None:
         "zrnn_raster",
         "zrnn_pca",
         "zrnn_cycle_lengths",
+        "zrnn_flow",
+        "reduced_model",
     ):
         png = smoke_run / f"results/rhythm/figures/{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -99,17 +101,35 @@ def test_dynamics_outputs_are_bounded_and_consistent(smoke_run) -> None:
         assert sum(z[k].nbytes for k in z.files) < 2_000_000  # never the full hidden state
 
 
+def test_flow_and_reduced_model_outputs(smoke_run) -> None:
+    flow = json.loads((smoke_run / "results/rhythm/zrnn_flow/metrics.json").read_text())
+    cues = smoke_params()["rhythm"]["zrnn_flow"]["cues"]
+    assert len(flow["per_cue"]) == len(cues)
+    regimes = pd.read_csv(smoke_run / "results/rhythm/zrnn_flow/regimes.csv")
+    assert list(regimes["cue"]) == cues
+    assert list(regimes["regime"]) == [flow["per_cue"][k]["regime"] for k in flow["per_cue"]]
+    reduced = json.loads((smoke_run / "results/rhythm/reduced_model/metrics.json").read_text())
+    assert 0.17 < reduced["band_low"] < 0.21 and 1.55 < reduced["band_high"] < 1.61
+    assert 78 < reduced["period_ms_at_0.5"] < 95 and 65 < reduced["period_ms_at_1.0"] < 75
+
+
 def test_nothing_to_do_after_a_run(smoke_run) -> None:
     assert _planned_jobs(smoke_run) == set()
 
 
 TRAINED_NET_JOBS = {"eval_zrnn", "fig_zrnn_outputs", "zrnn_dynamics", "fig_zrnn_dynamics"}
+FLOW_JOBS = {"zrnn_flow", "fig_zrnn_flow"}
 
 
 @pytest.mark.parametrize(
     ("overlay", "expected"),
     [
-        ({"rhythm": {"figures": {"dpi": 61}}}, {"fig_zrnn_outputs", "fig_zrnn_dynamics"}),
+        (
+            {"rhythm": {"figures": {"dpi": 61}}},
+            {"fig_zrnn_outputs", "fig_zrnn_dynamics", "fig_zrnn_flow", "fig_reduced_model"},
+        ),
+        ({"rhythm": {"zrnn_flow": {"seed": 3}}}, FLOW_JOBS),
+        ({"rhythm": {"reduced_model": {"seed": 3}}}, {"reduced_model", "fig_reduced_model"}),
         (
             {"rhythm": {"zrnn_eval": {"continuation": {"drive_s": 1.8}}}},
             {"eval_zrnn", "fig_zrnn_outputs"},
@@ -119,10 +139,13 @@ TRAINED_NET_JOBS = {"eval_zrnn", "fig_zrnn_outputs", "zrnn_dynamics", "fig_zrnn_
             {"rhythm": {"zrnn_dynamics": {"raster_cycles": 3}}},
             {"zrnn_dynamics", "fig_zrnn_dynamics"},
         ),
-        ({"rhythm": {"zrnn": {"train": {"lr": 0.002}}}}, {"train_zrnn"} | TRAINED_NET_JOBS),
+        (
+            {"rhythm": {"zrnn": {"train": {"lr": 0.002}}}},
+            {"train_zrnn"} | TRAINED_NET_JOBS | FLOW_JOBS,
+        ),
         (
             {"rhythm": {"data": {"test_seed": 7}}},
-            {"rhythm_data", "train_zrnn"} | TRAINED_NET_JOBS,
+            {"rhythm_data", "train_zrnn"} | TRAINED_NET_JOBS | FLOW_JOBS,
         ),
     ],
 )

@@ -127,6 +127,9 @@ def _cross_field_errors(params: Mapping[str, Any]) -> list[str]:
             f"rhythm.zrnn_dynamics.reference_period_s = {ref} must be one of "
             f"rhythm.task.periods_s {periods} (within 2 %)"
         )
+    flow = rhythm.get("zrnn_flow", {})
+    if flow and flow.get("pca", {}).get("discard_s", 0) >= flow.get("duration_s", float("inf")):
+        errors.append("rhythm.zrnn_flow.pca.discard_s must be < rhythm.zrnn_flow.duration_s")
     reduced = rhythm.get("reduced_model", {})
     transient = reduced.get("oscillation", {}).get("transient_s", 0)
     for name in ("bifurcation", "period_sweep"):

@@ -11,6 +11,7 @@ RHYTHM_TARGETS = [
     "results/rhythm/figures/zrnn_pca.png",
     "results/rhythm/figures/zrnn_cycle_lengths.png",
     "results/rhythm/figures/reduced_model.png",
+    "results/rhythm/figures/zrnn_flow.png",
 ]
 
 
@@ -140,6 +141,44 @@ rule fig_zrnn_dynamics:
         figures=section("rhythm/figures"),
     script:
         "../scripts/fig_zrnn_dynamics.py"
+
+
+rule zrnn_flow:
+    input:
+        checkpoint="results/rhythm/zrnn/model.pt",
+    output:
+        metrics="results/rhythm/zrnn_flow/metrics.json",
+        regimes="results/rhythm/zrnn_flow/regimes.csv",
+        flow="results/rhythm/zrnn_flow/flow.npz",
+    log:
+        "logs/rhythm/zrnn_flow.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    threads: 2
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    params:
+        flow=section("rhythm/zrnn_flow"),
+    script:
+        "../scripts/zrnn_flow.py"
+
+
+rule fig_zrnn_flow:
+    input:
+        metrics="results/rhythm/zrnn_flow/metrics.json",
+        regimes="results/rhythm/zrnn_flow/regimes.csv",
+        flow="results/rhythm/zrnn_flow/flow.npz",
+    output:
+        figure="results/rhythm/figures/zrnn_flow.png",
+    log:
+        "logs/rhythm/fig_zrnn_flow.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    params:
+        figures=section("rhythm/figures"),
+    script:
+        "../scripts/fig_zrnn_flow.py"
 
 
 rule reduced_model:

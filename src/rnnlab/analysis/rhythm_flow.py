@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -87,6 +89,25 @@ REGIME_COLUMNS = [
     "fp_consistent",
 ]
 _DIVERGENCE_BOUND = 1e6
+SUB_KEYS: dict[str, tuple[str, ...]] = {  # the sub-sections' keys
+    "pca": ("standardize", "discard_s", "stride_steps", "n_components"),
+    "fixed_points": (
+        "n_starts",
+        "stride_steps",
+        "jitter",
+        "adam_steps",
+        "lr",
+        "polish_steps",
+        "slow_steps",
+        "q_tol",
+        "slow_tol",
+        "dedup_tol",
+        "eig_tol",
+        "max_candidates",
+    ),
+    "regime": ("tail_fraction", "settle_rtol", "sustain_ratio", "min_crossings"),
+    "grid": ("n_grid", "half_width", "margin"),
+}
 
 
 @dataclass(frozen=True)
@@ -103,26 +124,6 @@ class FlowSettings:
     regime: dict[str, Any]
     grid: dict[str, Any]
 
-    _SUB_KEYS = {
-        "pca": ("standardize", "discard_s", "stride_steps", "n_components"),
-        "fixed_points": (
-            "n_starts",
-            "stride_steps",
-            "jitter",
-            "adam_steps",
-            "lr",
-            "polish_steps",
-            "slow_steps",
-            "q_tol",
-            "slow_tol",
-            "dedup_tol",
-            "eig_tol",
-            "max_candidates",
-        ),
-        "regime": ("tail_fraction", "settle_rtol", "sustain_ratio", "min_crossings"),
-        "grid": ("n_grid", "half_width", "margin"),
-    }
-
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> FlowSettings:
         names = [f.name for f in fields(cls)]
@@ -130,7 +131,7 @@ class FlowSettings:
         unknown = [k for k in section if k not in names]
         if missing or unknown:
             raise KeyError(f"zrnn_flow params: missing {missing}, unknown {unknown}")
-        for sub, keys in cls._SUB_KEYS.items():
+        for sub, keys in SUB_KEYS.items():
             lost = [k for k in keys if k not in section[sub]]
             extra = [k for k in section[sub] if k not in keys]
             if lost or extra:
@@ -140,6 +141,8 @@ class FlowSettings:
             raise ValueError("zrnn_flow: cues must not be empty")
         if len({cue_key(c) for c in cues}) != len(cues):
             raise ValueError(f"zrnn_flow: cues must be distinct, got {list(cues)}")
+        if not 0 <= float(section["pca"]["discard_s"]) < float(section["duration_s"]):
+            raise ValueError("zrnn_flow: need 0 <= pca.discard_s < duration_s")
         values = {k: section[k] for k in names}
         values["cues"] = cues
         return cls(**values)
@@ -161,6 +164,38 @@ def _valid_prefix(traj: np.ndarray) -> tuple[np.ndarray, bool]:
         return traj, False
     first_bad = int(np.argmin(ok))
     return traj[: max(first_bad, 1)], True
+
+
+@contextmanager
+def _lapack_single_thread() -> Iterator[None]:
+    """Run torch on one CPU thread inside the block, then restore the thread count.
+
+    Work-around: with torch 2.13.0+cpu (MKL 2024.2), once ``torch.set_num_threads(n >= 2)``
+    has been called before the first LAPACK call, batched ``torch.linalg.solve`` on
+    ~200 × 200 systems fails ("Pivots given to lu_solve must all be greater or equal to
+    1"). The finder's solves are small, so one thread costs little.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _numpy_blas_single_thread() -> AbstractContextManager[Any]:
+    """NumPy's OpenBLAS on one thread (torch untouched) while torch's OpenMP threads spin.
+
+    With both pools on the same 2 cores, each of ``classify_regime``'s small SVDs took
+    ~0.7 s instead of 0.04 s (oversubscription); single-threaded they are fast.
+    """
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits  # comes with scikit-learn
+    except ImportError:  # pragma: no cover
+        return nullcontext()
+    # by library prefix: a user_api="blas" limit would also reset a dynamically linked MKL
+    prefixes = {i["prefix"] for i in threadpool_info() if i["internal_api"] == "openblas"}
+    return threadpool_limits(limits=dict.fromkeys(prefixes, 1)) if prefixes else nullcontext()
 
 
 def _nearest(fps: FixedPointResult, state: np.ndarray) -> tuple[int, float]:
@@ -231,20 +266,21 @@ def analyse_cue(
         noise_std=float(fp_cfg["jitter"]),
     )
     starts = torch.cat([torch.as_tensor(traj[-1:], dtype=starts.dtype), starts])
-    fps = find_fixed_points(
-        field,
-        starts,
-        generator=gen,
-        adam_steps=int(fp_cfg["adam_steps"]),
-        lr=float(fp_cfg["lr"]),
-        polish_steps=int(fp_cfg["polish_steps"]),
-        slow_steps=int(fp_cfg["slow_steps"]),
-        q_tol=float(fp_cfg["q_tol"]),
-        slow_tol=float(fp_cfg["slow_tol"]),
-        dedup_tol=float(fp_cfg["dedup_tol"]),
-        eig_tol=float(fp_cfg["eig_tol"]),
-        max_candidates=int(fp_cfg["max_candidates"]),
-    )
+    with _lapack_single_thread():
+        fps = find_fixed_points(
+            field,
+            starts,
+            generator=gen,
+            adam_steps=int(fp_cfg["adam_steps"]),
+            lr=float(fp_cfg["lr"]),
+            polish_steps=int(fp_cfg["polish_steps"]),
+            slow_steps=int(fp_cfg["slow_steps"]),
+            q_tol=float(fp_cfg["q_tol"]),
+            slow_tol=float(fp_cfg["slow_tol"]),
+            dedup_tol=float(fp_cfg["dedup_tol"]),
+            eig_tol=float(fp_cfg["eig_tol"]),
+            max_candidates=int(fp_cfg["max_candidates"]),
+        )
     tail = max(8, int(round(traj.shape[0] * float(reg_cfg["tail_fraction"]))))
     if diverged:
         regime = DIVERGED
@@ -339,6 +375,13 @@ def analyse_flow(
     model: CTRNN, settings: FlowSettings, cue_scale: float, trained_periods_s: tuple[float, ...]
 ) -> FlowResult:
     """Trajectories, one PCA, fixed points, regimes and flow fields at every cue."""
+    with _numpy_blas_single_thread():
+        return _analyse_flow(model, settings, cue_scale, trained_periods_s)
+
+
+def _analyse_flow(
+    model: CTRNN, settings: FlowSettings, cue_scale: float, trained_periods_s: tuple[float, ...]
+) -> FlowResult:
     cues = np.asarray(settings.cues, dtype=np.float64)
     n_hidden = model.config.n_hidden
     dt = float(model.config.dt)
@@ -384,12 +427,12 @@ def analyse_flow(
         "regime_code": np.array([REGIMES.index(c.regime) for c in per_cue], dtype=np.int8),
         "regime_names": np.array(REGIMES, dtype=str),
         "class_names": np.array(CLASSES, dtype=str),
-        "explained_variance_ratio": pca.explained_variance_ratio.astype(np.float64),
         "pc1": np.stack([c.pc1 for c in per_cue]),
         "pc2": np.stack([c.pc2 for c in per_cue]),
         "velocity": np.stack([c.velocity_per_s for c in per_cue]).astype(np.float32),
         "speed": np.stack([c.speed_per_s for c in per_cue]).astype(np.float32),
         "center": np.stack([pca.transform(c.end_state)[:2] for c in per_cue]),
+        "end_state": np.stack([c.end_state for c in per_cue]),
         "trajectory": traj_pc[..., :2].astype(np.float32),
         "trajectory_t_s": keep * dt,
         "fp_pc": cat(fp_pc, (0, 2), np.float64),
@@ -400,6 +443,7 @@ def analyse_flow(
         "fp_lead_imag_per_s": cat(fp_im, (0,), np.float64),
         "slow_pc": cat(slow_pc, (0, 2), np.float64),
         "slow_cue_index": cat(slow_cue, (0,), np.int32),
+        **pca.to_arrays("pca_"),
     }
 
     oscillating = np.array([c.regime == LIMIT_CYCLE for c in per_cue])

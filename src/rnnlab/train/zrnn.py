@@ -274,8 +274,8 @@ def train_zrnn(
             loss = torch.mean((out - target) ** 2)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
-                    f"step {step + 1}: training loss is {float(loss)}; the last good state "
-                    f"(step {step}) is kept in {resume}. Lower lr or raise grad_clip_norm."
+                    f"step {step + 1}: training loss is {float(loss.detach())}; the last good "
+                    f"state (step {step}) is kept in {resume}. Lower lr or raise grad_clip_norm."
                 )
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
