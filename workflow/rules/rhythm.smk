@@ -87,10 +87,30 @@ rule fig_zrnn_outputs:
         sync="results/rhythm/zrnn_eval/sync.csv",
         curve="results/rhythm/zrnn/loss_curve.csv",
     output:
-        outputs="results/rhythm/figures/zrnn_outputs.png",
-        loss="results/rhythm/figures/zrnn_loss.png",
-        continuation="results/rhythm/figures/zrnn_continuation.png",
-        cue_interval="results/rhythm/figures/zrnn_cue_interval.png",
+        outputs=report(
+            "results/rhythm/figures/zrnn_outputs.png",
+            caption="../report/zrnn_outputs.rst",
+            category="Rhythm",
+            subcategory="ZRNN behaviour",
+        ),
+        loss=report(
+            "results/rhythm/figures/zrnn_loss.png",
+            caption="../report/zrnn_loss.rst",
+            category="Rhythm",
+            subcategory="ZRNN behaviour",
+        ),
+        continuation=report(
+            "results/rhythm/figures/zrnn_continuation.png",
+            caption="../report/zrnn_continuation.rst",
+            category="Rhythm",
+            subcategory="ZRNN behaviour",
+        ),
+        cue_interval=report(
+            "results/rhythm/figures/zrnn_cue_interval.png",
+            caption="../report/zrnn_cue_interval.rst",
+            category="Rhythm",
+            subcategory="ZRNN behaviour",
+        ),
     log:
         "logs/rhythm/fig_zrnn_outputs.log",
     conda:
@@ -130,9 +150,24 @@ rule fig_zrnn_dynamics:
         units="results/rhythm/zrnn_dynamics/units.csv",
         cycles="results/rhythm/zrnn_dynamics/cycles.csv",
     output:
-        raster="results/rhythm/figures/zrnn_raster.png",
-        pca="results/rhythm/figures/zrnn_pca.png",
-        lengths="results/rhythm/figures/zrnn_cycle_lengths.png",
+        raster=report(
+            "results/rhythm/figures/zrnn_raster.png",
+            caption="../report/zrnn_raster.rst",
+            category="Rhythm",
+            subcategory="ZRNN dynamics",
+        ),
+        pca=report(
+            "results/rhythm/figures/zrnn_pca.png",
+            caption="../report/zrnn_pca.rst",
+            category="Rhythm",
+            subcategory="ZRNN dynamics",
+        ),
+        lengths=report(
+            "results/rhythm/figures/zrnn_cycle_lengths.png",
+            caption="../report/zrnn_cycle_lengths.rst",
+            category="Rhythm",
+            subcategory="ZRNN dynamics",
+        ),
     log:
         "logs/rhythm/fig_zrnn_dynamics.log",
     conda:
@@ -170,7 +205,12 @@ rule fig_zrnn_flow:
         regimes="results/rhythm/zrnn_flow/regimes.csv",
         flow="results/rhythm/zrnn_flow/flow.npz",
     output:
-        figure="results/rhythm/figures/zrnn_flow.png",
+        figure=report(
+            "results/rhythm/figures/zrnn_flow.png",
+            caption="../report/zrnn_flow.rst",
+            category="Rhythm",
+            subcategory="ZRNN flow fields",
+        ),
     log:
         "logs/rhythm/fig_zrnn_flow.log",
     conda:
@@ -205,7 +245,12 @@ rule fig_reduced_model:
         curve="results/rhythm/reduced_model/period_curve.csv",
         arrays="results/rhythm/reduced_model/arrays.npz",
     output:
-        figure="results/rhythm/figures/reduced_model.png",
+        figure=report(
+            "results/rhythm/figures/reduced_model.png",
+            caption="../report/reduced_model.rst",
+            category="Rhythm",
+            subcategory="Reduced model",
+        ),
     log:
         "logs/rhythm/fig_reduced_model.log",
     conda:
