@@ -9,9 +9,11 @@ stage whose
 - ``params`` are exactly the params sections the rule passes through ``params:``
   (found by locating each value in the loaded config), so a params edit reruns the same
   stages in both tools;
-- ``deps`` are the rule's inputs, its ``.smk`` file and script, and every ``rnnlab``
-  module the script imports, transitively (found with ``ast``), so a code change reruns
-  only the stages that use that code;
+- ``deps`` are the rule's inputs, its script and every ``rnnlab`` module the script
+  imports, transitively (found with ``ast``), so a code change reruns only the stages that
+  use that code. The ``.smk`` file is not a dep: a rule's inputs, outputs (in ``cmd``),
+  params and script are all tracked already, and listing the shared file would rerun every
+  stage of the study for a caption edit;
 - ``metrics.json`` files are metrics and ``*.csv`` files are plots, both ``cache: false``
   (committed to git); everything else is a DVC-cached output.
 
@@ -160,7 +162,7 @@ def generate(root: str | Path = ".") -> dict[str, Any]:
     stages: dict[str, Any] = {}
     plots_top: list[dict[str, Any]] = []
     for rule in load_rules(root):
-        deps = list(rule.inputs) + [rule.smk_file]
+        deps = list(rule.inputs)
         if rule.script:
             deps.append(rule.script)
             deps += package_deps(root, root / rule.script)
