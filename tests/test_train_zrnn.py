@@ -57,6 +57,17 @@ def _run(tmp_path, name: str, **overrides):
     return out, metrics
 
 
+def _assert_same_run(a: Path, b: Path) -> None:
+    """Same loss curve (timings aside) and bit-identical best weights."""
+    pd.testing.assert_frame_equal(
+        pd.read_csv(a / "curve.csv").drop(columns="seconds"),
+        pd.read_csv(b / "curve.csv").drop(columns="seconds"),
+    )
+    sa, sb = load_checkpoint(a / "model.pt"), load_checkpoint(b / "model.pt")
+    for key in sa["state_dict"]:
+        assert torch.equal(sa["state_dict"][key], sb["state_dict"][key])
+
+
 def test_training_reduces_validation_loss_and_writes_outputs(tmp_path) -> None:
     out, metrics = _run(tmp_path, "a")
     curve = pd.read_csv(out / "curve.csv")
@@ -77,13 +88,7 @@ def test_training_reduces_validation_loss_and_writes_outputs(tmp_path) -> None:
 def test_same_seed_same_numbers(tmp_path) -> None:
     a, _ = _run(tmp_path, "a")
     b, _ = _run(tmp_path, "b")
-    pd.testing.assert_frame_equal(
-        pd.read_csv(a / "curve.csv").drop(columns="seconds"),
-        pd.read_csv(b / "curve.csv").drop(columns="seconds"),
-    )
-    sa, sb = load_checkpoint(a / "model.pt"), load_checkpoint(b / "model.pt")
-    for key in sa["state_dict"]:
-        assert torch.equal(sa["state_dict"][key], sb["state_dict"][key])
+    _assert_same_run(a, b)
     c, _ = _run(tmp_path, "c", seed=4)
     assert not np.allclose(
         pd.read_csv(a / "curve.csv")["val_mse"], pd.read_csv(c / "curve.csv")["val_mse"]
@@ -108,13 +113,7 @@ def test_interrupted_run_resumes_to_identical_result(tmp_path, monkeypatch) -> N
     assert not (tmp_path / "resumed" / "model.pt").exists()
     monkeypatch.setattr(zrnn_train, "validation_mse", real)
     resumed, _ = _run(tmp_path, "resumed")
-    pd.testing.assert_frame_equal(
-        pd.read_csv(reference / "curve.csv").drop(columns="seconds"),
-        pd.read_csv(resumed / "curve.csv").drop(columns="seconds"),
-    )
-    ra, rb = load_checkpoint(reference / "model.pt"), load_checkpoint(resumed / "model.pt")
-    for key in ra["state_dict"]:
-        assert torch.equal(ra["state_dict"][key], rb["state_dict"][key])
+    _assert_same_run(reference, resumed)
 
 
 def test_resume_file_of_other_params_is_ignored(tmp_path, monkeypatch) -> None:
@@ -176,9 +175,7 @@ def test_sigterm_saves_state_and_rerun_resumes_identically(tmp_path, monkeypatch
         _run(tmp_path, "term")
     monkeypatch.setattr(zrnn_train, "validation_mse", real)
     resumed, _ = _run(tmp_path, "term")
-    ra, rb = load_checkpoint(reference / "model.pt"), load_checkpoint(resumed / "model.pt")
-    for key in ra["state_dict"]:
-        assert torch.equal(ra["state_dict"][key], rb["state_dict"][key])
+    _assert_same_run(reference, resumed)
 
 
 def test_sigkill_at_a_random_point_then_rerun_is_identical(tmp_path) -> None:
@@ -206,13 +203,7 @@ _run(Path({str(tmp_path)!r}), "killed", max_steps=60)
     proc.wait()
     assert not (tmp_path / "killed" / "model.pt").exists() or proc.returncode == 0
     resumed, _ = _run(tmp_path, "killed", max_steps=60)
-    pd.testing.assert_frame_equal(
-        pd.read_csv(reference / "curve.csv").drop(columns="seconds"),
-        pd.read_csv(resumed / "curve.csv").drop(columns="seconds"),
-    )
-    ra, rb = load_checkpoint(reference / "model.pt"), load_checkpoint(resumed / "model.pt")
-    for key in ra["state_dict"]:
-        assert torch.equal(ra["state_dict"][key], rb["state_dict"][key])
+    _assert_same_run(reference, resumed)
 
 
 def test_divergence_stops_with_the_step_and_keeps_last_good_state(tmp_path, monkeypatch) -> None:

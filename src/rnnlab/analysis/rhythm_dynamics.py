@@ -576,6 +576,10 @@ def _pad_stack(arrays: list[np.ndarray], width: int) -> np.ndarray:
 ACTIVITY_KEYS = ("periods_s", "rates", "output", "dt_s", "n_excitatory")
 
 
+def _output_paths(metrics: str, units: str, cycles: str, figure_data: str) -> dict[str, str]:
+    return {"metrics": metrics, "units": units, "cycles": cycles, "figure_data": figure_data}
+
+
 def _write_dynamics(
     data: dict[str, Any],
     settings: DynamicsSettings,
@@ -646,12 +650,7 @@ def zrnn_dynamics_stage(
         "dt_s": task.dt_s,
         "n_excitatory": model.config.n_excitatory,
     }
-    paths = {
-        "metrics": metrics_path,
-        "units": units_csv_path,
-        "cycles": cycles_csv_path,
-        "figure_data": figure_data_npz_path,
-    }
+    paths = _output_paths(metrics_path, units_csv_path, cycles_csv_path, figure_data_npz_path)
     return _write_dynamics(data, settings, TapDetector.from_params(taps_params), paths, start)
 
 
@@ -672,10 +671,5 @@ def zrnn_dynamics_from_activity(
         if missing:
             raise KeyError(f"{activity_npz_path}: missing array(s) {missing}")
         data = {k: z[k] for k in ACTIVITY_KEYS}
-    paths = {
-        "metrics": metrics_path,
-        "units": units_csv_path,
-        "cycles": cycles_csv_path,
-        "figure_data": figure_data_npz_path,
-    }
+    paths = _output_paths(metrics_path, units_csv_path, cycles_csv_path, figure_data_npz_path)
     return _write_dynamics(data, settings, TapDetector.from_params(taps_params), paths, start)
