@@ -9,7 +9,7 @@ export MALLOC_MMAP_THRESHOLD_ := 4000000000
 export MALLOC_TRIM_THRESHOLD_ := 4000000000
 export MALLOC_TOP_PAD_ := 1000000000
 
-.PHONY: run test smoke lint format dvc-sync venv clean
+.PHONY: run test test-slurm smoke lint format dvc-sync venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,12 @@ smoke: venv
 	snakemake --cores all --configfile workflow/presets/smoke.yaml
 
 test: venv
-	pytest
+	pytest --ignore=tests/test_slurm.py
+
+# The smoke pipeline through a real one-node SLURM on localhost (root; installs
+# slurmctld slurmd slurm-client munge if missing; skips with the reason otherwise). ~2-5 min.
+test-slurm: venv
+	pytest -rs tests/test_slurm.py
 
 lint: venv
 	ruff check src tests benchmarks workflow/scripts

@@ -46,6 +46,7 @@ rule train_zrnn:
     threads: 2
     resources:
         gpu=1,
+        cpus_per_gpu=2,
         runtime=60,
         mem_mb=4000,
     params:
