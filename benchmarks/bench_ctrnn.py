@@ -97,7 +97,7 @@ def main() -> None:
     rows = [
         bench(n, b, args.duration_s, args.repeats) for n, b in ((100, 32), (200, 32), (200, 64))
     ]
-    print(json.dumps(rows, indent=2))
+    print(json.dumps({"threads": torch.get_num_threads(), "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":
