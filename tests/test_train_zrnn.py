@@ -12,6 +12,7 @@ import torch
 import rnnlab.train.zrnn as zrnn_train
 from rnnlab.io import load_checkpoint, read_json
 from rnnlab.tasks.rhythm import RhythmTaskConfig, fixed_set
+from rnnlab.train.common import TrainingDiverged, TrainingInterrupted
 from rnnlab.train.zrnn import load_trained_zrnn, train_zrnn
 
 TASK = RhythmTaskConfig(periods_s=(0.1, 0.15), duration_s=0.4, sync_window_s=0.2)
@@ -171,7 +172,7 @@ def test_sigterm_saves_state_and_rerun_resumes_identically(tmp_path, monkeypatch
         return real(*args, **kwargs)
 
     monkeypatch.setattr(zrnn_train, "validation_mse", sigterm_during_second_validation)
-    with pytest.raises(zrnn_train.TrainingInterrupted, match="signal 15 at step 20"):
+    with pytest.raises(TrainingInterrupted, match="signal 15 at step 20"):
         _run(tmp_path, "term")
     monkeypatch.setattr(zrnn_train, "validation_mse", real)
     resumed, _ = _run(tmp_path, "term")
@@ -218,7 +219,7 @@ def test_divergence_stops_with_the_step_and_keeps_last_good_state(tmp_path, monk
         return inputs, target
 
     monkeypatch.setattr(zrnn_train, "sample_batch", poisoned_batch)
-    with pytest.raises(zrnn_train.TrainingDiverged, match="step 14: training loss is nan"):
+    with pytest.raises(TrainingDiverged, match="step 14: training loss is nan"):
         _run(tmp_path, "nan")
     state = load_checkpoint(tmp_path / "nan" / "resume.pt")
     assert state["step"] == 10  # the last validation point before the divergence

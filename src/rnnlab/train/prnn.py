@@ -39,13 +39,13 @@ from rnnlab.tasks.prnn import (
     sample_batch,
     write_prnn_sets,
 )
-from rnnlab.train.device import pick_device
-from rnnlab.train.zrnn import (
-    TrainingDiverged,
+from rnnlab.train.common import (
     TrainingInterrupted,
-    _fingerprint,
-    _stop_requests,
+    guarded_step,
+    run_fingerprint,
+    stop_requests,
 )
+from rnnlab.train.device import pick_device
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -179,7 +179,7 @@ def train_prnn(
     sets = period_sets(task.periods)
     check_disjoint({"train": sets["train"], "val_set": np.unique(val_set["periods_s"])})
     resumable = {k: v for k, v in train_params.items() if k not in ("max_epochs", "device")}
-    fingerprint = _fingerprint(task.to_dict(), model_params, resumable)
+    fingerprint = run_fingerprint(task.to_dict(), model_params, resumable)
 
     model = build_prnn(model_params, sets["train"], settings.seed).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
@@ -242,7 +242,7 @@ def train_prnn(
 
     progress = tqdm(total=max_steps, initial=step, desc="train prnn", disable=None, leave=False)
     model.train()
-    with _stop_requests() as stop:
+    with stop_requests() as stop:
         while step < max_steps and not stopped_early:
             for group in optimiser.param_groups:
                 group["lr"] = lr_at(step // per_epoch)
@@ -253,23 +253,16 @@ def train_prnn(
                 pack=settings.pack_sequences,
             )
             loss = masked_mse(est, batch["target"].to(device), batch["mask"].to(device))
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"step {step + 1}: training loss is {float(loss.detach())}; the last good "
-                    f"state is kept in {resume}. Lower lr or set grad_clip_norm."
-                )
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            if settings.grad_clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip_norm)
-            optimiser.step()
-            if not all(torch.isfinite(p).all() for p in model.parameters()):
-                raise TrainingDiverged(
-                    f"step {step + 1}: weights became NaN/inf; the last good state is kept "
-                    f"in {resume}."
-                )
+            loss_value = guarded_step(
+                model,
+                optimiser,
+                loss,
+                step=step,
+                resume=resume,
+                grad_clip_norm=settings.grad_clip_norm,
+            )
             step += 1
-            window.append(float(loss.detach()))
+            window.append(loss_value)
             progress.update(1)
 
             if step % per_epoch == 0:

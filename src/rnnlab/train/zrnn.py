@@ -19,14 +19,9 @@ validation point with identical numbers.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,39 +35,15 @@ from rnnlab.models.ctrnn import CTRNN
 from rnnlab.models.zrnn import build_zrnn
 from rnnlab.tasks.rhythm import RhythmTaskConfig, build_trials, load_set, sample_batch
 from rnnlab.tasks.taps import TapDetector, continuation_metrics
+from rnnlab.train.common import (
+    TrainingInterrupted,
+    guarded_step,
+    run_fingerprint,
+    stop_requests,
+)
 from rnnlab.train.device import pick_device
 
 log = logging.getLogger(__name__)
-
-
-class TrainingDiverged(RuntimeError):
-    """Loss or weights became NaN/inf; the last good resume state is kept."""
-
-
-class TrainingInterrupted(RuntimeError):
-    """SIGTERM/SIGINT arrived; the state was saved and the rule can simply be rerun."""
-
-
-@contextmanager
-def _stop_requests() -> Iterator[dict[str, int]]:
-    """Turn SIGTERM/SIGINT into a flag checked after every step (SLURM sends SIGTERM)."""
-    flag = {"signal": 0}
-
-    def handler(signum: int, _frame: Any) -> None:
-        flag["signal"] = signum
-
-    previous = {}
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        # outside the main thread signal() raises: keep the default handlers there
-        with suppress(ValueError):
-            previous[sig] = signal.signal(sig, handler)
-    try:
-        yield flag
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 CURVE_COLUMNS = ["step", "train_mse", "val_mse", "val_mare", "seconds"]
 
 
@@ -97,11 +68,6 @@ class TrainSettings:
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> TrainSettings:
         return cls(**section)
-
-
-def _fingerprint(*parts: Any) -> str:
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 @torch.no_grad()
@@ -192,7 +158,7 @@ def train_zrnn(
     device = pick_device(settings.device)
     # a resume file is reused only for the same run; the step budget and device may change
     resumable = {k: v for k, v in train_params.items() if k not in ("max_steps", "device")}
-    fingerprint = _fingerprint(task.to_dict(), model_params, resumable)
+    fingerprint = run_fingerprint(task.to_dict(), model_params, resumable)
 
     model = build_zrnn(model_params, task.dt_s, seed=settings.seed).to(device)
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=settings.lr)
@@ -266,30 +232,23 @@ def train_zrnn(
         total=settings.max_steps, initial=step, desc="train zrnn", disable=None, leave=False
     )
     model.train()
-    with _stop_requests() as stop:
+    with stop_requests() as stop:
         while step < settings.max_steps and not stopped_early:
             inputs, target = sample_batch(task, settings.batch_size, data_gen)
             inputs, target = inputs.to(device), target.to(device)
             out, _ = model(inputs, noise_generator=noise_gen)
             loss = torch.mean((out - target) ** 2)
-            if not torch.isfinite(loss):
-                raise TrainingDiverged(
-                    f"step {step + 1}: training loss is {float(loss.detach())}; the last good "
-                    f"state (step {step}) is kept in {resume}. Lower lr or raise grad_clip_norm."
-                )
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            if settings.grad_clip_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip_norm)
-            optimiser.step()
-            model.project_()
-            if not all(torch.isfinite(p).all() for p in model.parameters()):
-                raise TrainingDiverged(
-                    f"step {step + 1}: weights became NaN/inf; the last good state "
-                    f"(step {step}) is kept in {resume}."
-                )
+            loss_value = guarded_step(
+                model,
+                optimiser,
+                loss,
+                step=step,
+                resume=resume,
+                grad_clip_norm=settings.grad_clip_norm,
+                after_step=model.project_,
+            )
             step += 1
-            window.append(float(loss.detach()))
+            window.append(loss_value)
             progress.update(1)
 
             if step % settings.val_every == 0 or step == settings.max_steps:
