@@ -84,6 +84,21 @@ def test_figure_data_is_the_real_trials(smoke_run) -> None:
         "zrnn_cycle_lengths",
         "zrnn_flow",
         "reduced_model",
+        "prnn_loss",
+        "prnn_predicted_vs_true",
+        "prnn_traces",
+        "prnn_raster",
+        "prnn_pca_3d",
+        "prnn_pca_2d",
+        "prnn_trajectory_stats",
+        "izrnn_cue_interval",
+        "izrnn_error_split",
+        "izrnn_traces",
+        "izrnn_finetune",
+        "izrnn_raster",
+        "izrnn_pca",
+        "izrnn_cycle_lengths",
+        "izrnn_flow",
     ):
         png = smoke_run / f"results/rhythm/figures/{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -113,12 +128,54 @@ def test_flow_and_reduced_model_outputs(smoke_run) -> None:
     assert 78 < reduced["period_ms_at_0.5"] < 95 and 65 < reduced["period_ms_at_1.0"] < 75
 
 
+def test_prnn_and_izrnn_outputs(smoke_run) -> None:
+    params = smoke_params()["rhythm"]
+    prnn = json.loads((smoke_run / "results/rhythm/prnn_eval/metrics.json").read_text())
+    for phase in ("end_of_trial", "end_of_sync"):
+        assert {"mae", "r2", "slope", "intercept"} <= set(prnn[phase])
+        assert prnn[phase]["n"] == params["prnn"]["task"]["periods"]["n_test"]
+    assert np.isfinite(prnn["drift"]["slope_per_s"])
+    trials = pd.read_csv(smoke_run / "results/rhythm/prnn_eval/trials.csv")
+    assert prnn["end_of_trial"]["mae"] == pytest.approx(
+        np.mean(np.abs(trials["end_of_trial_s"] - trials["period_s"])), rel=1e-5
+    )
+    iz = json.loads((smoke_run / "results/rhythm/izrnn_eval/metrics.json").read_text())
+    ev = params["izrnn_eval"]
+    assert iz["continuation"]["n_periods"] == len(ev["periods_s"])
+    assert set(iz["continuation"]["per_period"]) == {f"{p:g}" for p in ev["periods_s"]}
+    assert 0 <= iz["continuation"]["mare"] <= 1 and iz["error_split"]["prnn"] >= 0
+    assert 0 <= iz["error_split"]["zrnn"] <= 1
+    table = pd.read_csv(smoke_run / "results/rhythm/izrnn_eval/trials.csv")
+    assert len(table) == len(ev["periods_s"]) + ev["n_random"]
+    listed = table[table["listed"]]
+    assert iz["error_split"]["prnn"] == pytest.approx(listed["prnn_rel_error"].abs().mean())
+    compose = json.loads((smoke_run / "results/rhythm/izrnn/metrics.json").read_text())
+    assert compose["finetune"]["steps"] == params["izrnn"]["finetune"]["steps"]
+    flow = json.loads((smoke_run / "results/rhythm/izrnn_flow/metrics.json").read_text())
+    regimes = pd.read_csv(smoke_run / "results/rhythm/izrnn_flow/regimes.csv")
+    delivered = [flow["delivered"][f"{p:g}"] for p in ev["flow_periods_s"]]
+    np.testing.assert_allclose(regimes["cue"], delivered)  # fields at the cues delivered
+    for period, cue in zip(ev["flow_periods_s"], delivered, strict=True):
+        row = table[np.isclose(table["period_s"], period)]
+        assert cue == pytest.approx(float(row["delivered_cue"].iloc[0]))
+
+
 def test_nothing_to_do_after_a_run(smoke_run) -> None:
     assert _planned_jobs(smoke_run) == set()
 
 
 TRAINED_NET_JOBS = {"eval_zrnn", "fig_zrnn_outputs", "zrnn_dynamics", "fig_zrnn_dynamics"}
 FLOW_JOBS = {"zrnn_flow", "fig_zrnn_flow"}
+IZRNN_EVAL_JOBS = {
+    "eval_izrnn",
+    "fig_izrnn",
+    "izrnn_dynamics",
+    "fig_izrnn_dynamics",
+    "izrnn_flow",
+    "fig_izrnn_flow",
+}
+IZRNN_JOBS = {"izrnn_compose"} | IZRNN_EVAL_JOBS
+PRNN_JOBS = {"train_prnn", "eval_prnn", "fig_prnn"}
 
 
 @pytest.mark.parametrize(
@@ -126,27 +183,42 @@ FLOW_JOBS = {"zrnn_flow", "fig_zrnn_flow"}
     [
         (
             {"rhythm": {"figures": {"dpi": 61}}},
-            {"fig_zrnn_outputs", "fig_zrnn_dynamics", "fig_zrnn_flow", "fig_reduced_model"},
+            {
+                "fig_zrnn_outputs",
+                "fig_zrnn_dynamics",
+                "fig_zrnn_flow",
+                "fig_reduced_model",
+                "fig_prnn",
+                "fig_izrnn",
+                "fig_izrnn_dynamics",
+                "fig_izrnn_flow",
+            },
         ),
-        ({"rhythm": {"zrnn_flow": {"seed": 3}}}, FLOW_JOBS),
+        ({"rhythm": {"zrnn_flow": {"seed": 3}}}, FLOW_JOBS | {"izrnn_flow", "fig_izrnn_flow"}),
         ({"rhythm": {"reduced_model": {"seed": 3}}}, {"reduced_model", "fig_reduced_model"}),
         (
             {"rhythm": {"zrnn_eval": {"continuation": {"drive_s": 1.8}}}},
             {"eval_zrnn", "fig_zrnn_outputs"},
         ),
-        ({"rhythm": {"zrnn_eval": {"taps": {"max_cv": 0.2}}}}, TRAINED_NET_JOBS),
+        ({"rhythm": {"zrnn_eval": {"taps": {"max_cv": 0.2}}}}, TRAINED_NET_JOBS | IZRNN_EVAL_JOBS),
         (
             {"rhythm": {"zrnn_dynamics": {"raster_cycles": 3}}},
-            {"zrnn_dynamics", "fig_zrnn_dynamics"},
+            {"zrnn_dynamics", "fig_zrnn_dynamics", "izrnn_dynamics", "fig_izrnn_dynamics"},
         ),
         (
             {"rhythm": {"zrnn": {"train": {"lr": 0.002}}}},
-            {"train_zrnn"} | TRAINED_NET_JOBS | FLOW_JOBS,
+            {"train_zrnn"} | TRAINED_NET_JOBS | FLOW_JOBS | IZRNN_JOBS,
         ),
         (
             {"rhythm": {"data": {"test_seed": 7}}},
-            {"rhythm_data", "train_zrnn"} | TRAINED_NET_JOBS | FLOW_JOBS,
+            {"rhythm_data", "train_zrnn"} | TRAINED_NET_JOBS | FLOW_JOBS | IZRNN_JOBS,
         ),
+        # a PRNN change never retrains the ZRNN
+        ({"rhythm": {"prnn": {"train": {"lr": 0.002}}}}, PRNN_JOBS | IZRNN_JOBS),
+        ({"rhythm": {"prnn": {"data": {"val_seed": 3}}}}, {"prnn_data"} | PRNN_JOBS | IZRNN_JOBS),
+        ({"rhythm": {"prnn_eval": {"drift_skip_s": 0.3}}}, {"eval_prnn", "fig_prnn"}),
+        ({"rhythm": {"izrnn": {"wiring": {"gate_pulses": 3}}}}, IZRNN_JOBS),
+        ({"rhythm": {"izrnn_eval": {"noise_seed": 3}}}, IZRNN_EVAL_JOBS),
     ],
 )
 def test_param_edits_rerun_only_downstream(smoke_run, tmp_path, overlay, expected) -> None:

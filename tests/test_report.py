@@ -276,7 +276,7 @@ def test_dom_lists_every_figure_with_its_caption(browser, figures) -> None:
     assert title.splitlines()[0] in description
     assert f"N = {params['zrnn']['model']['n_hidden']} units" in description  # Jinja rendered
     subcategories = probe["subcategories"]
-    assert len(subcategories) == 4
+    assert len(subcategories) == 9
     for sub in subcategories:
         assert sub in probe["category"]
     for name in figures:  # each figure listed in exactly one subcategory

@@ -143,6 +143,64 @@ def _cross_field_errors(params: Mapping[str, Any]) -> list[str]:
     gen = rhythm.get("zrnn_eval", {}).get("generalisation", {})
     if gen and gen.get("cue_min", 0) >= gen.get("cue_max", float("inf")):
         errors.append("rhythm.zrnn_eval.generalisation.cue_min must be < cue_max")
+    errors += _prnn_cross_field_errors(rhythm.get("prnn", {}))
+    errors += _izrnn_cross_field_errors(rhythm)
+    return errors
+
+
+def _prnn_cross_field_errors(prnn: Mapping[str, Any]) -> list[str]:
+    """Orderings the schema cannot express for ``rhythm.prnn``."""
+    errors = []
+    task, data = prnn.get("task", {}), prnn.get("data", {})
+    periods = task.get("periods", {})
+    inf = float("inf")
+    if task.get("onset_min_s", 0) > task.get("onset_max_s", inf):
+        errors.append("rhythm.prnn.task.onset_min_s must be <= rhythm.prnn.task.onset_max_s")
+    if task.get("min_duration_s", 0) > task.get("max_duration_s", inf):
+        errors.append("rhythm.prnn.task.min_duration_s must be <= max_duration_s")
+    if periods and periods.get("min_s", 0) >= periods.get("max_s", inf):
+        errors.append("rhythm.prnn.task.periods.min_s must be < rhythm.prnn.task.periods.max_s")
+    if periods and periods.get("grid_s", 0) > periods.get("max_s", inf) - periods.get("min_s", 0):
+        errors.append("rhythm.prnn.task.periods.grid_s must be <= max_s - min_s")
+    if task and periods and task.get("dt_s", 0) > periods.get("min_s", inf):
+        errors.append("rhythm.prnn.task.dt_s must be <= rhythm.prnn.task.periods.min_s")
+    if data and data.get("test_sync_s", 0) >= data.get("test_duration_s", inf):
+        errors.append("rhythm.prnn.data.test_sync_s must be < rhythm.prnn.data.test_duration_s")
+    return errors
+
+
+def _izrnn_cross_field_errors(rhythm: Mapping[str, Any]) -> list[str]:
+    """The IZRNN's test must leave room for continuation; listed periods must be evaluated."""
+    errors: list[str] = []
+    inf = float("inf")
+    ev = rhythm.get("izrnn_eval", {})
+    if not ev:
+        return errors
+    periods = list(ev.get("periods_s", []))
+    longest = max(periods + [ev.get("random_max_s", 0)] if ev.get("n_random") else periods or [0])
+    needed = ev.get("onset_s", 0) + ev.get("sync_s", 0) + ev.get("discard_s", 0) + 4 * longest
+    if needed > ev.get("duration_s", inf):
+        errors.append(
+            f"rhythm.izrnn_eval.duration_s = {ev.get('duration_s')} must be >= onset_s + sync_s "
+            f"+ discard_s + 4 x the longest period = {needed:g} (room for continuation taps)"
+        )
+    if ev.get("random_min_s", 0) > ev.get("random_max_s", inf):
+        errors.append("rhythm.izrnn_eval.random_min_s must be <= random_max_s")
+    if ev.get("activity_window_s", 0) > ev.get("duration_s", inf) - ev.get("sync_s", 0):
+        errors.append("rhythm.izrnn_eval.activity_window_s must fit in the continuation")
+    for key in ("trace_periods_s", "flow_periods_s"):
+        extra = [p for p in ev.get(key, []) if not any(abs(p - q) < 1e-9 for q in periods)]
+        if extra:
+            errors.append(f"rhythm.izrnn_eval.{key} {extra} must be among periods_s {periods}")
+    ref = rhythm.get("zrnn_dynamics", {}).get("reference_period_s")
+    if ref is not None and periods and not any(abs(ref - q) / q <= 0.02 for q in periods):
+        errors.append(
+            f"rhythm.zrnn_dynamics.reference_period_s = {ref} must be among "
+            f"rhythm.izrnn_eval.periods_s (the IZRNN dynamics use it too)"
+        )
+    ft = rhythm.get("izrnn", {}).get("finetune", {})
+    if ft and ft.get("sync_s", 0) >= ft.get("duration_s", inf):
+        errors.append("rhythm.izrnn.finetune.sync_s must be < rhythm.izrnn.finetune.duration_s")
     return errors
 
 

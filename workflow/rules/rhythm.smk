@@ -1,4 +1,4 @@
-# Rhythm study (ZRNN now; PRNN and IZRNN slot in as rules here, see reference rhythm.md §8-10).
+# Rhythm study: ZRNN, reduced model, PRNN and IZRNN (reference rhythm.md).
 
 
 RHYTHM_TARGETS = [
@@ -12,6 +12,23 @@ RHYTHM_TARGETS = [
     "results/rhythm/figures/zrnn_cycle_lengths.png",
     "results/rhythm/figures/reduced_model.png",
     "results/rhythm/figures/zrnn_flow.png",
+    "results/rhythm/prnn_eval/metrics.json",
+    "results/rhythm/figures/prnn_loss.png",
+    "results/rhythm/figures/prnn_predicted_vs_true.png",
+    "results/rhythm/figures/prnn_traces.png",
+    "results/rhythm/figures/prnn_raster.png",
+    "results/rhythm/figures/prnn_pca_3d.png",
+    "results/rhythm/figures/prnn_pca_2d.png",
+    "results/rhythm/figures/prnn_trajectory_stats.png",
+    "results/rhythm/izrnn_eval/metrics.json",
+    "results/rhythm/figures/izrnn_cue_interval.png",
+    "results/rhythm/figures/izrnn_error_split.png",
+    "results/rhythm/figures/izrnn_traces.png",
+    "results/rhythm/figures/izrnn_finetune.png",
+    "results/rhythm/figures/izrnn_raster.png",
+    "results/rhythm/figures/izrnn_pca.png",
+    "results/rhythm/figures/izrnn_cycle_lengths.png",
+    "results/rhythm/figures/izrnn_flow.png",
 ]
 
 
@@ -260,3 +277,319 @@ rule fig_reduced_model:
         figures=section("rhythm/figures"),
     script:
         "../scripts/fig_reduced_model.py"
+
+
+rule prnn_data:
+    output:
+        val="results/rhythm/prnn_data/val.npz",
+        test="results/rhythm/prnn_data/test.npz",
+    log:
+        "logs/rhythm/prnn_data.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    resources:
+        runtime=10,
+        mem_mb=2000,
+    params:
+        task=section("rhythm/prnn/task"),
+        data=section("rhythm/prnn/data"),
+    script:
+        "../scripts/prnn_data.py"
+
+
+rule train_prnn:
+    input:
+        val="results/rhythm/prnn_data/val.npz",
+    output:
+        checkpoint="results/rhythm/prnn/model.pt",
+        curve="results/rhythm/prnn/loss_curve.csv",
+        metrics="results/rhythm/prnn/metrics.json",
+    log:
+        "logs/rhythm/train_prnn.log",
+    benchmark:
+        "logs/rhythm/train_prnn.benchmark.tsv"
+    conda:
+        "../../envs/rnnlab.yaml"
+    threads: 1
+    resources:
+        gpu=1,
+        cpus_per_gpu=2,
+        runtime=60,
+        mem_mb=4000,
+    params:
+        task=section("rhythm/prnn/task"),
+        model=section("rhythm/prnn/model"),
+        train=section("rhythm/prnn/train"),
+    script:
+        "../scripts/train_prnn.py"
+
+
+rule eval_prnn:
+    input:
+        checkpoint="results/rhythm/prnn/model.pt",
+        test="results/rhythm/prnn_data/test.npz",
+    output:
+        metrics="results/rhythm/prnn_eval/metrics.json",
+        trials="results/rhythm/prnn_eval/trials.csv",
+        figure_data="results/rhythm/prnn_eval/figure_data.npz",
+    log:
+        "logs/rhythm/eval_prnn.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    params:
+        evaluation=section("rhythm/prnn_eval"),
+    script:
+        "../scripts/eval_prnn.py"
+
+
+rule fig_prnn:
+    input:
+        curve="results/rhythm/prnn/loss_curve.csv",
+        metrics="results/rhythm/prnn_eval/metrics.json",
+        trials="results/rhythm/prnn_eval/trials.csv",
+        figure_data="results/rhythm/prnn_eval/figure_data.npz",
+    output:
+        loss=report(
+            "results/rhythm/figures/prnn_loss.png",
+            caption="../report/prnn_loss.rst",
+            category="Rhythm",
+            subcategory="PRNN period estimation",
+        ),
+        scatter=report(
+            "results/rhythm/figures/prnn_predicted_vs_true.png",
+            caption="../report/prnn_predicted_vs_true.rst",
+            category="Rhythm",
+            subcategory="PRNN period estimation",
+        ),
+        traces=report(
+            "results/rhythm/figures/prnn_traces.png",
+            caption="../report/prnn_traces.rst",
+            category="Rhythm",
+            subcategory="PRNN period estimation",
+        ),
+        raster=report(
+            "results/rhythm/figures/prnn_raster.png",
+            caption="../report/prnn_raster.rst",
+            category="Rhythm",
+            subcategory="PRNN dynamics",
+        ),
+        pca3d=report(
+            "results/rhythm/figures/prnn_pca_3d.png",
+            caption="../report/prnn_pca_3d.rst",
+            category="Rhythm",
+            subcategory="PRNN dynamics",
+        ),
+        pca2d=report(
+            "results/rhythm/figures/prnn_pca_2d.png",
+            caption="../report/prnn_pca_2d.rst",
+            category="Rhythm",
+            subcategory="PRNN dynamics",
+        ),
+        trajectory=report(
+            "results/rhythm/figures/prnn_trajectory_stats.png",
+            caption="../report/prnn_trajectory_stats.rst",
+            category="Rhythm",
+            subcategory="PRNN dynamics",
+        ),
+    log:
+        "logs/rhythm/fig_prnn.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    params:
+        figures=section("rhythm/figures"),
+    script:
+        "../scripts/fig_prnn.py"
+
+
+rule izrnn_compose:
+    input:
+        prnn="results/rhythm/prnn/model.pt",
+        zrnn="results/rhythm/zrnn/model.pt",
+    output:
+        checkpoint="results/rhythm/izrnn/model.pt",
+        curve="results/rhythm/izrnn/finetune_curve.csv",
+        metrics="results/rhythm/izrnn/metrics.json",
+    log:
+        "logs/rhythm/izrnn_compose.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        cpus_per_gpu=2,
+        runtime=60,
+        mem_mb=4000,
+    params:
+        wiring=section("rhythm/izrnn/wiring"),
+        finetune=section("rhythm/izrnn/finetune"),
+    script:
+        "../scripts/izrnn_compose.py"
+
+
+rule eval_izrnn:
+    input:
+        checkpoint="results/rhythm/izrnn/model.pt",
+    output:
+        metrics="results/rhythm/izrnn_eval/metrics.json",
+        trials="results/rhythm/izrnn_eval/trials.csv",
+        activity="results/rhythm/izrnn_eval/activity.npz",
+        traces="results/rhythm/izrnn_eval/traces.npz",
+    log:
+        "logs/rhythm/eval_izrnn.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    threads: 2
+    resources:
+        runtime=30,
+        mem_mb=6000,
+    params:
+        evaluation=section("rhythm/izrnn_eval"),
+        taps=section("rhythm/zrnn_eval/taps"),
+    script:
+        "../scripts/eval_izrnn.py"
+
+
+rule fig_izrnn:
+    input:
+        trials="results/rhythm/izrnn_eval/trials.csv",
+        traces="results/rhythm/izrnn_eval/traces.npz",
+        curve="results/rhythm/izrnn/finetune_curve.csv",
+        compose="results/rhythm/izrnn/metrics.json",
+    output:
+        cue_interval=report(
+            "results/rhythm/figures/izrnn_cue_interval.png",
+            caption="../report/izrnn_cue_interval.rst",
+            category="Rhythm",
+            subcategory="IZRNN behaviour",
+        ),
+        error_split=report(
+            "results/rhythm/figures/izrnn_error_split.png",
+            caption="../report/izrnn_error_split.rst",
+            category="Rhythm",
+            subcategory="IZRNN behaviour",
+        ),
+        traces=report(
+            "results/rhythm/figures/izrnn_traces.png",
+            caption="../report/izrnn_traces.rst",
+            category="Rhythm",
+            subcategory="IZRNN behaviour",
+        ),
+        finetune=report(
+            "results/rhythm/figures/izrnn_finetune.png",
+            caption="../report/izrnn_finetune.rst",
+            category="Rhythm",
+            subcategory="IZRNN behaviour",
+        ),
+    log:
+        "logs/rhythm/fig_izrnn.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    params:
+        figures=section("rhythm/figures"),
+    script:
+        "../scripts/fig_izrnn.py"
+
+
+rule izrnn_dynamics:
+    input:
+        activity="results/rhythm/izrnn_eval/activity.npz",
+    output:
+        metrics="results/rhythm/izrnn_dynamics/metrics.json",
+        units="results/rhythm/izrnn_dynamics/units.csv",
+        cycles="results/rhythm/izrnn_dynamics/cycles.csv",
+        figure_data="results/rhythm/izrnn_dynamics/figure_data.npz",
+    log:
+        "logs/rhythm/izrnn_dynamics.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    resources:
+        runtime=20,
+        mem_mb=4000,
+    params:
+        dynamics=section("rhythm/zrnn_dynamics"),
+        taps=section("rhythm/zrnn_eval/taps"),
+    script:
+        "../scripts/izrnn_dynamics.py"
+
+
+rule fig_izrnn_dynamics:
+    input:
+        figure_data="results/rhythm/izrnn_dynamics/figure_data.npz",
+        units="results/rhythm/izrnn_dynamics/units.csv",
+        cycles="results/rhythm/izrnn_dynamics/cycles.csv",
+    output:
+        raster=report(
+            "results/rhythm/figures/izrnn_raster.png",
+            caption="../report/izrnn_raster.rst",
+            category="Rhythm",
+            subcategory="IZRNN dynamics",
+        ),
+        pca=report(
+            "results/rhythm/figures/izrnn_pca.png",
+            caption="../report/izrnn_pca.rst",
+            category="Rhythm",
+            subcategory="IZRNN dynamics",
+        ),
+        lengths=report(
+            "results/rhythm/figures/izrnn_cycle_lengths.png",
+            caption="../report/izrnn_cycle_lengths.rst",
+            category="Rhythm",
+            subcategory="IZRNN dynamics",
+        ),
+    log:
+        "logs/rhythm/fig_izrnn_dynamics.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    params:
+        figures=section("rhythm/figures"),
+    script:
+        "../scripts/fig_zrnn_dynamics.py"
+
+
+rule izrnn_flow:
+    input:
+        checkpoint="results/rhythm/izrnn/model.pt",
+        trials="results/rhythm/izrnn_eval/trials.csv",
+    output:
+        metrics="results/rhythm/izrnn_flow/metrics.json",
+        regimes="results/rhythm/izrnn_flow/regimes.csv",
+        flow="results/rhythm/izrnn_flow/flow.npz",
+    log:
+        "logs/rhythm/izrnn_flow.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    threads: 2
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    params:
+        flow=section("rhythm/zrnn_flow"),
+        evaluation=section("rhythm/izrnn_eval"),
+    script:
+        "../scripts/izrnn_flow.py"
+
+
+rule fig_izrnn_flow:
+    input:
+        metrics="results/rhythm/izrnn_flow/metrics.json",
+        regimes="results/rhythm/izrnn_flow/regimes.csv",
+        flow="results/rhythm/izrnn_flow/flow.npz",
+    output:
+        figure=report(
+            "results/rhythm/figures/izrnn_flow.png",
+            caption="../report/izrnn_flow.rst",
+            category="Rhythm",
+            subcategory="IZRNN flow fields",
+        ),
+    log:
+        "logs/rhythm/fig_izrnn_flow.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    params:
+        figures=section("rhythm/figures"),
+    script:
+        "../scripts/fig_zrnn_flow.py"
