@@ -12,9 +12,11 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/rhythm.smk"
+include: "workflow/rules/toys.smk"
 
 
 rule all:
     default_target: True
     input:
         RHYTHM_TARGETS,
+        TOYS_TARGETS,

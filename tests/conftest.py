@@ -69,5 +69,5 @@ def root() -> Path:
 def smoke_run(tmp_path_factory) -> Path:
     """The full DAG on the smoke preset, run once in a scratch copy of the project."""
     work = copy_project(tmp_path_factory.mktemp("smoke"), smoke_params())
-    run(["snakemake", "--cores", "2"], cwd=work)
+    run(["snakemake", "--cores", "2"], cwd=work, timeout=1800)
     return work
