@@ -12,6 +12,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/rhythm.smk"
+include: "workflow/rules/maturation.smk"
 include: "workflow/rules/toys.smk"
 
 
@@ -19,4 +20,5 @@ rule all:
     default_target: True
     input:
         RHYTHM_TARGETS,
+        MATURATION_TARGETS,
         TOYS_TARGETS,
