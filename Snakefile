@@ -12,6 +12,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/rhythm.smk"
+include: "workflow/rules/condense.smk"
 include: "workflow/rules/v1.smk"
 include: "workflow/rules/maturation.smk"
 include: "workflow/rules/toys.smk"
@@ -21,6 +22,7 @@ rule all:
     default_target: True
     input:
         RHYTHM_TARGETS,
+        CONDENSE_TARGETS,
         V1_TARGETS,
         MATURATION_TARGETS,
         TOYS_TARGETS,
