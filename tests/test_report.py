@@ -296,8 +296,8 @@ def test_dom_lists_every_figure_with_its_caption(browser, figures) -> None:
         hits = [sub for sub, text in subcategories.items() if f"/{name}" in text]
         assert len(hits) == 1, (name, hits)
     assert set(probe["figures"]) == set(figures)
-    dpi = params["figures"]["dpi"]
     for name, shown in probe["figures"].items():
+        dpi = smoke_params()[study_of(figures[name])]["figures"]["dpi"]
         caption = squash(shown["caption"] or "")
         rst = ROOT / "workflow" / "report" / (Path(name).stem + ".rst")
         assert rst.is_file(), f"no caption file for {name}"
