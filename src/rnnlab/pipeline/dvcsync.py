@@ -42,7 +42,21 @@ PLOT_AXES = {
     "results/rhythm/zrnn/loss_curve.csv": {"x": "step", "y": ["train_mse", "val_mse"]},
     "results/rhythm/zrnn_eval/continuation.csv": {"x": "period_s", "y": ["mean_interval_s"]},
     "results/rhythm/zrnn_eval/generalisation.csv": {"x": "cue", "y": ["mean_interval_s"]},
+    "results/rhythm/prnn/loss_curve.csv": {"x": "epoch", "y": ["train_mse", "val_mse"]},
+    "results/rhythm/izrnn_eval/trials.csv": {"x": "delivered_cue", "y": ["izrnn_interval_s"]},
+    "results/maturation/train/log.csv": {"x": "trials", "y": ["perf_min", "perf_avg"]},
+    "results/v1/tune/trials.csv": {"x": "number", "y": ["loss"]},
+    "results/condense/csg/loss_curve.csv": {"x": "step", "y": ["train_mse"]},
+    **{
+        f"results/condense/{method}/curve.csv": {"x": "size", "y": ["error_before", "error_after"]}
+        for method in ("random", "pair_merge", "ls_prune", "svd", "iterative_merge")
+    },
 }
+
+
+def _plot_id(path: str) -> str:
+    """A unique plot name: the path under results/ without the suffix (rhythm/prnn/loss_curve)."""
+    return str(Path(path).with_suffix("")).removeprefix("results/")
 
 
 @dataclass
@@ -181,9 +195,7 @@ def generate(root: str | Path = ".") -> dict[str, Any]:
                 plots.append({out: {"cache": False}})
                 if out in PLOT_AXES:
                     axes = PLOT_AXES[out]
-                    plots_top.append(
-                        {Path(out).stem: {"x": axes["x"], "y": {out: list(axes["y"])}}}
-                    )
+                    plots_top.append({_plot_id(out): {"x": axes["x"], "y": {out: list(axes["y"])}}})
             else:
                 outs.append(out)
         for key, values in (("outs", outs), ("metrics", metrics), ("plots", plots)):
