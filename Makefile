@@ -25,7 +25,7 @@ smoke: venv
 	snakemake --cores all --configfile workflow/presets/smoke.yaml
 
 test: venv
-	pytest --ignore=tests/test_slurm.py
+	pytest --durations=15 --ignore=tests/test_slurm.py
 
 # The smoke pipeline through a real one-node SLURM on localhost (root; installs
 # slurmctld slurmd slurm-client munge if missing; skips with the reason otherwise). ~2-5 min.

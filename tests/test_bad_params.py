@@ -57,7 +57,7 @@ CASES = [
     ("rhythm.reduced_model.bifurcation.n", 1, "bifurcation.n = 1"),
     ("rhythm.figures.dpi", 10, "rhythm.figures.dpi = 10"),
     ("rhythm.figures.colour", "red", "'colour' was unexpected"),
-    ("maturation", {"x": 1}, "'maturation' was unexpected"),
+    ("plasticity", {"x": 1}, "'plasticity' was unexpected"),
 ]
 CROSS_FIELD = [
     ({"rhythm.task.onset_min_s": 0.5, "rhythm.task.onset_max_s": 0.1}, "onset_min_s must be <="),
