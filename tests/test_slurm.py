@@ -86,7 +86,7 @@ def _without_seconds(value):
         return {
             k: _without_seconds(v)
             for k, v in value.items()
-            if k != "seconds" and not k.endswith("_seconds")
+            if "seconds" not in k  # seconds, train_seconds, seconds_per_step, ...
         }
     if isinstance(value, list):
         return [_without_seconds(v) for v in value]
