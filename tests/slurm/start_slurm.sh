@@ -130,7 +130,7 @@ SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=256
 JobCompType=jobcomp/none
 # finished jobs stay visible to squeue this long: the status command without slurmdbd
-MinJobAge=300
+MinJobAge=3600
 KillWait=5
 EnforcePartLimits=ALL
 AccountingStorageType=accounting_storage/none
