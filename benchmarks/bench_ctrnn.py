@@ -5,9 +5,10 @@ For each case (ZRNN-, maturation- and Cue-Set-Go-shaped networks) one run report
 side by side (project and baseline steps interleaved, median of ``repeats`` after warm-up):
 
 1. ``project_s``: rnnlab's :class:`~rnnlab.models.ctrnn.CTRNN` (effective weights built once
-   per call, the input drive of all steps in one GEMM, the recurrence in the hand-written
-   BPTT of :mod:`rnnlab.models.recurrence`, which stores only the rates (and, for softplus
-   or post-noise, the states) for backward);
+   per call, the input drive of all steps in one GEMM with bias and noise as its addend,
+   the noise drawn in parallel chunks (:mod:`rnnlab.models.noise`), the recurrence in the
+   hand-written BPTT of :mod:`rnnlab.models.recurrence`, which stores only the rates (and,
+   for softplus or post-noise, the states) for backward);
 2. ``baseline_s``: :func:`original_style_forward`, the style of the original public
    implementations (rhythm.md §2, §13): a per-step Python loop under autograd that rebuilds
    the masked, Dale-constrained W_rec = |W̃ ⊙ M| · D at every step, projects the input and
@@ -29,6 +30,9 @@ Ratios: ``project_over_baseline`` (< 1 is faster; ``speedup`` is its inverse) an
 ``project_over_bound_*`` (>= 1; ``fraction_of_bound_*`` is its inverse);
 ``baseline_over_bound_large`` is the speedup an implementation running at the large-GEMM
 bound would have over the baseline (an upper limit on ``speedup`` for GEMM-bound shapes).
+Both implementations run in one process under the glibc allocator settings that rnnlab
+applies on first use of the recurrence (:func:`rnnlab.allocator.tune_malloc`, recorded as
+``allocator``; ``RNNLAB_TUNE_MALLOC=0`` turns them off for both).
 Absolute times drift with the machine (rhythm.md §17): compare ratios taken in one run.
 Goals (issue 7, CPU): speedup >= 4 on ``zrnn_paper_T500`` and ``zrnn_default``, fraction
 of the large-GEMM bound >= 0.5 (``goals`` in the JSON). The JSON records the thread count
@@ -74,6 +78,7 @@ from pathlib import Path
 
 import torch
 
+from rnnlab.allocator import tune_malloc
 from rnnlab.models.ctrnn import CTRNN, CTRNNConfig
 from rnnlab.models.recurrence import _DERIV_FROM_RATES
 from rnnlab.models.zrnn import build_zrnn
@@ -494,6 +499,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--measure-memory", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    # the allocator settings rnnlab's recurrence applies on first use, applied up front so
+    # that the baseline runs under the same allocator (it gains from them too)
+    allocator = tune_malloc()
     if args.gemm_size is None:
         args.gemm_size = 256 if args.quick else 2048
     if args.quick:
@@ -532,6 +540,7 @@ def main(argv: list[str] | None = None) -> None:
         "warmup": args.warmup,
         "gemm_large_size": args.gemm_size,
         "env": {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIXES)},
+        "allocator": allocator,
         "flop_formula": "2*T*B*(3*N^2 + 2*N*I + 3*N*O)",
         "cases": rows,
         "goals": goals(rows, args.quick),

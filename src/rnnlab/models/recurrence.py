@@ -28,6 +28,8 @@ from typing import Any
 import torch
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from rnnlab.allocator import tune_malloc
+
 ACTIVATIONS = ("relu", "softplus", "tanh", "sigmoid", "retanh", "power")
 _SOFTPLUS_THRESHOLD = 20.0  # torch.nn.functional.softplus default (beta = 1)
 # f' is an exact function of f(x) for these; without post-noise backward needs only the rates.
@@ -240,4 +242,5 @@ def leaky_recurrence(
         raise ValueError(f"leaky_recurrence: incompatible x0/post_noise shape: {exc}") from exc
     if x0.dim() > 2:
         raise ValueError(f"leaky_recurrence: x0 must be (N,) or (B, N), got {tuple(x0.shape)}")
+    tune_malloc()  # reuse the (T, B, N) buffers across steps instead of page-faulting them
     return LeakyRecurrence.apply(drive, w_rec_t.contiguous(), alpha, x0, activation, post_noise)
