@@ -110,7 +110,11 @@ def drive_izrnn(
     true_cue: bool,
     batch_index: int,
 ) -> dict[str, np.ndarray]:
-    """One batch through the IZRNN (or the true-cue control), noise seeded per batch."""
+    """One batch through the IZRNN (or the true-cue control), noise seeded per batch.
+
+    The control (``true_cue``) does not run the PRNN (its ``estimate`` is NaN): the gate
+    comes from the pulses, the cue from the true period.
+    """
     device = next(model.parameters()).device
     onsets = np.full(periods_s.shape, settings.onset_s)
     trains = izrnn_pulse_trains(
