@@ -30,6 +30,7 @@ import torch
 from rnnlab.io import load_checkpoint, save_checkpoint, write_csv, write_json
 from rnnlab.models.ctrnn import CTRNN, CTRNNConfig
 from rnnlab.models.losses import masked_mse
+from rnnlab.params import section_values
 from rnnlab.tasks.cue_set_go import (
     CSGBatch,
     CSGTaskConfig,
@@ -61,7 +62,7 @@ class CSGModelSettings:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> CSGModelSettings:
-        return cls(**section)
+        return cls(**section_values(cls, section, "condense.model", strict=True))
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class CSGTrainSettings:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> CSGTrainSettings:
-        return cls(**section)
+        return cls(**section_values(cls, section, "condense.train", strict=True))
 
 
 def build_csg_rnn(model: CSGModelSettings, dt_ms: float, seed: int) -> CTRNN:

@@ -28,6 +28,7 @@ import torch
 
 from rnnlab.io import load_checkpoint, save_checkpoint, write_csv, write_json
 from rnnlab.models.prnn import PRNN, PRNNConfig, masked_mse
+from rnnlab.params import section_values
 from rnnlab.tasks.prnn import (
     PRNNTaskConfig,
     check_disjoint,
@@ -89,10 +90,7 @@ class PRNNTrainSettings:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> PRNNTrainSettings:
-        missing = [k for k in cls.__dataclass_fields__ if k not in section]
-        if missing:
-            raise KeyError(f"prnn train params: missing key(s) {missing}")
-        return cls(**{k: section[k] for k in cls.__dataclass_fields__})
+        return cls(**section_values(cls, section, "prnn train params"))
 
 
 def build_prnn(model_params: dict[str, Any], train_periods_s: np.ndarray, seed: int) -> PRNN:

@@ -30,6 +30,7 @@ import torch
 from rnnlab.io import load_checkpoint, save_checkpoint, write_csv, write_json
 from rnnlab.models.ctrnn import CTRNN
 from rnnlab.models.zrnn import build_zrnn
+from rnnlab.params import section_values
 from rnnlab.tasks.rhythm import RhythmTaskConfig, build_trials, load_set, sample_batch
 from rnnlab.tasks.taps import TapDetector, continuation_metrics
 from rnnlab.train.common import (
@@ -65,7 +66,7 @@ class TrainSettings:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> TrainSettings:
-        return cls(**section)
+        return cls(**section_values(cls, section, "rhythm.zrnn.train", strict=True))
 
 
 @torch.no_grad()
