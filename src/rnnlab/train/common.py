@@ -163,8 +163,8 @@ class ResumableRun:
         model: torch.nn.Module,
         optimiser: torch.optim.Optimizer,
         generators: dict[str, torch.Generator],
-        *,
         best_scores: tuple[str, ...],
+        *,
         best_at: str = "step",
     ) -> None:
         self.resume = Path(resume_path) if resume_path else None

@@ -257,14 +257,8 @@ def train_csg(
     val_batch = sample_batch(task, max(8, settings.batch_size), val_gen)
     train_iv = np.asarray(task.train_intervals_ms, dtype=np.float64)
 
-    run = ResumableRun(
-        resume_path,
-        fingerprint,
-        model,
-        optimiser,
-        {"data_gen": data_gen, "noise_gen": noise_gen},
-        best_scores=("val_mare", "val_mse"),
-    )
+    rngs = {"data_gen": data_gen, "noise_gen": noise_gen}
+    run = ResumableRun(resume_path, fingerprint, model, optimiser, rngs, ("val_mare", "val_mse"))
     run.restore()
     stopped_early = bool(run.curve) and run.curve[-1]["val_mare"] <= settings.target_val_mare
     model.train()

@@ -168,14 +168,8 @@ def train_zrnn(
 
     if settings.select_by not in ("val_mare", "val_mse"):
         raise ValueError(f"select_by must be val_mare or val_mse, got {settings.select_by!r}")
-    run = ResumableRun(
-        resume_path,
-        fingerprint,
-        model,
-        optimiser,
-        {"data_gen": data_gen, "noise_gen": noise_gen},
-        best_scores=("val_mse", "val_mare"),
-    )
+    rngs = {"data_gen": data_gen, "noise_gen": noise_gen}
+    run = ResumableRun(resume_path, fingerprint, model, optimiser, rngs, ("val_mse", "val_mare"))
     run.restore(map_location=device)
 
     def reached(val_mse: float, val_mare: float) -> bool:
