@@ -9,6 +9,7 @@ rules a JSON schema cannot state (e.g. discard shorter than the drive) are check
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +35,40 @@ def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str,
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def section_values(
+    cls: type,
+    section: Mapping[str, Any],
+    where: str,
+    *,
+    float_tuples: tuple[str, ...] = (),
+    strict: bool = False,
+) -> dict[str, Any]:
+    """Keyword arguments for the settings dataclass ``cls`` from one params ``section``.
+
+    Every field without a default is required: missing ones raise ``KeyError`` naming
+    ``where`` and the keys. Keys that are not fields are left out, or with ``strict`` raise
+    ``KeyError`` too. The ``float_tuples`` fields (YAML lists) become tuples of floats, so
+    frozen settings stay hashable.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    missing = [
+        name
+        for name, f in fields.items()
+        if name not in section
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise KeyError(f"{where}: missing key(s) {missing}")
+    unknown = [k for k in section if k not in fields]
+    if strict and unknown:
+        raise KeyError(f"{where}: unknown key(s) {unknown} (allowed: {list(fields)})")
+    values = {k: section[k] for k in fields if k in section}
+    for key in float_tuples:
+        values[key] = tuple(float(v) for v in values[key])
+    return values
 
 
 def _read_yaml(path: str | Path) -> dict[str, Any]:

@@ -197,19 +197,18 @@ def network_battery(
     return metrics, arrays
 
 
+def _reference(model: CTRNN, task: CSGTaskConfig, evaluation: dict[str, Any]) -> np.ndarray:
+    """Noise-free rates on the trained intervals, aligned for CKA / Procrustes comparison."""
+    run = run_network(model, task, _intervals(task, evaluation)["trained"])
+    return aligned_rates(run, task.dt_ms, int(evaluation["align_stride"]))
+
+
 def _similarity(
     ref_rates: np.ndarray, model: CTRNN, task: CSGTaskConfig, evaluation: dict[str, Any]
 ) -> tuple[float, float]:
     """CKA and angular Procrustes distance of ``model`` to the reference aligned rates."""
-    iv = _intervals(task, evaluation)["trained"]
-    run = run_network(model, task, iv)
-    y = aligned_rates(run, task.dt_ms, int(evaluation["align_stride"]))
+    y = _reference(model, task, evaluation)
     return linear_cka(ref_rates, y), procrustes_distance(ref_rates, y)["angular"]
-
-
-def _reference(model: CTRNN, task: CSGTaskConfig, evaluation: dict[str, Any]) -> np.ndarray:
-    run = run_network(model, task, _intervals(task, evaluation)["trained"])
-    return aligned_rates(run, task.dt_ms, int(evaluation["align_stride"]))
 
 
 def _rates_fn(template: CTRNN, task: CSGTaskConfig, stride: int):

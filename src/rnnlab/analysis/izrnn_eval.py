@@ -33,6 +33,7 @@ import torch
 from rnnlab.analysis.rhythm_dynamics import spearman_rho
 from rnnlab.analysis.rhythm_flow import REGIME_COLUMNS, FlowSettings, analyse_flow
 from rnnlab.io import atomic_write_npz, write_csv, write_json
+from rnnlab.params import section_values
 from rnnlab.tasks.izrnn import izrnn_pulse_trains, random_test_periods
 from rnnlab.tasks.taps import NOT_OSCILLATING_ERROR, TapDetector, detect_taps
 from rnnlab.train.device import pick_device
@@ -79,13 +80,8 @@ class IZRNNEvalSettings:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> IZRNNEvalSettings:
-        missing = [k for k in cls.__dataclass_fields__ if k not in section]
-        if missing:
-            raise KeyError(f"rhythm.izrnn_eval: missing key(s) {missing}")
-        values = {k: section[k] for k in cls.__dataclass_fields__}
-        for key in ("periods_s", "trace_periods_s", "flow_periods_s"):
-            values[key] = tuple(float(p) for p in values[key])
-        settings = cls(**values)
+        tuples = ("periods_s", "trace_periods_s", "flow_periods_s")
+        settings = cls(**section_values(cls, section, "rhythm.izrnn_eval", float_tuples=tuples))
         if settings.sync_s + settings.discard_s + 4 * max(settings.periods_s) > settings.duration_s:
             raise ValueError(
                 "rhythm.izrnn_eval: duration_s must leave >= 4 periods of continuation after "
@@ -110,7 +106,11 @@ def drive_izrnn(
     true_cue: bool,
     batch_index: int,
 ) -> dict[str, np.ndarray]:
-    """One batch through the IZRNN (or the true-cue control), noise seeded per batch."""
+    """One batch through the IZRNN (or the true-cue control), noise seeded per batch.
+
+    The control (``true_cue``) does not run the PRNN (its ``estimate`` is NaN): the gate
+    comes from the pulses, the cue from the true period.
+    """
     device = next(model.parameters()).device
     onsets = np.full(periods_s.shape, settings.onset_s)
     trains = izrnn_pulse_trains(

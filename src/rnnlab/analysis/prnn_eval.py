@@ -39,6 +39,7 @@ from scipy.signal import find_peaks
 from rnnlab.analysis.rhythm_dynamics import fit_pca, minmax_normalise
 from rnnlab.io import atomic_write_npz, write_csv, write_json
 from rnnlab.models.prnn import PRNN
+from rnnlab.params import section_values
 from rnnlab.tasks.prnn import PRNNTaskConfig, build_prnn_trials, load_prnn_set
 from rnnlab.train.device import pick_device
 from rnnlab.train.prnn import load_trained_prnn, predict
@@ -80,13 +81,8 @@ class PRNNEvalSettings:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> PRNNEvalSettings:
-        missing = [k for k in cls.__dataclass_fields__ if k not in section]
-        if missing:
-            raise KeyError(f"prnn_eval params: missing key(s) {missing}")
-        values = {k: section[k] for k in cls.__dataclass_fields__}
-        for key in ("trace_periods_s", "raster_periods_s", "pca_periods_s"):
-            values[key] = tuple(float(p) for p in values[key])
-        return cls(**values)
+        tuples = ("trace_periods_s", "raster_periods_s", "pca_periods_s")
+        return cls(**section_values(cls, section, "prnn_eval params", float_tuples=tuples))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from scipy.stats import rankdata
 from sklearn.decomposition import IncrementalPCA
 
 from rnnlab.io import atomic_write_npz, write_csv, write_json
+from rnnlab.params import section_values
 from rnnlab.tasks.taps import TapDetector, detect_taps
 
 NORMALISATIONS = ("per_tempo", "global")
@@ -92,10 +93,7 @@ class DynamicsSettings:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> DynamicsSettings:
-        missing = [k for k in cls.__dataclass_fields__ if k not in section]
-        if missing:
-            raise KeyError(f"zrnn_dynamics params: missing key(s) {missing}")
-        settings = cls(**{k: section[k] for k in cls.__dataclass_fields__})
+        settings = cls(**section_values(cls, section, "zrnn_dynamics params"))
         if settings.normalisation not in NORMALISATIONS:
             raise ValueError(f"normalisation must be one of {NORMALISATIONS}")
         return settings

@@ -112,16 +112,19 @@ class IZRNN(nn.Module):
         Returns ``estimate`` (B, T_p) raw PRNN output, ``period`` (B, T_z) the period behind
         the delivered cue (NaN where the cue is gated off) and ``cue`` (B, T_z). With
         ``true_period_s`` (B,) the same gating/hold is applied to the true period instead of
-        P̂ (the calibration control: the ZRNN's own error with a perfect estimate).
+        P̂ (the calibration control: the ZRNN's own error with a perfect estimate). The gate
+        counts the pulses themselves, so the control skips the PRNN: its ``estimate`` is NaN.
         """
-        estimate, _ = self.prnn(prnn_pulses)
         onset = torch.diff(prnn_pulses, dim=1, prepend=torch.zeros_like(prnn_pulses[:, :1])) > 0
         heard = torch.cumsum(onset.to(torch.int64), dim=1)
         on = heard >= self.wiring.gate_pulses
-        if true_period_s is not None:
-            period = true_period_s.to(estimate.dtype).reshape(-1, 1).expand_as(estimate)
-        else:
+        if true_period_s is None:
+            estimate, _ = self.prnn(prnn_pulses)
             period = estimate
+        else:
+            dtype = next(self.prnn.parameters()).dtype  # what the PRNN's estimate would carry
+            period = true_period_s.to(dtype).reshape(-1, 1).expand(onset.shape)
+            estimate = torch.full_like(period, float("nan"))
         if self.clip_range_s is not None:
             period = period.clamp(self.clip_range_s[0], self.clip_range_s[1])
         if self.wiring.smoothing_s > 0:

@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from rnnlab.io import load_checkpoint, save_checkpoint, write_csv, write_json
 from rnnlab.models.ctrnn import CTRNN, CTRNNConfig
 from rnnlab.models.losses import masked_mse
+from rnnlab.params import section_values
 from rnnlab.tasks.cue_set_go import (
     CSGBatch,
     CSGTaskConfig,
@@ -40,7 +38,13 @@ from rnnlab.tasks.cue_set_go import (
     produced_intervals_ms,
     sample_batch,
 )
-from rnnlab.train.common import TrainingInterrupted, guarded_step, run_fingerprint, stop_requests
+from rnnlab.train.common import (
+    ResumableRun,
+    guarded_step,
+    progress_bar,
+    run_fingerprint,
+    stop_requests,
+)
 
 log = logging.getLogger(__name__)
 CURVE_COLUMNS = ["step", "train_mse", "val_mse", "val_mare", "seconds"]
@@ -58,7 +62,7 @@ class CSGModelSettings:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> CSGModelSettings:
-        return cls(**section)
+        return cls(**section_values(cls, section, "condense.model", strict=True))
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,7 @@ class CSGTrainSettings:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> CSGTrainSettings:
-        return cls(**section)
+        return cls(**section_values(cls, section, "condense.train", strict=True))
 
 
 def build_csg_rnn(model: CSGModelSettings, dt_ms: float, seed: int) -> CTRNN:
@@ -253,129 +257,66 @@ def train_csg(
     val_batch = sample_batch(task, max(8, settings.batch_size), val_gen)
     train_iv = np.asarray(task.train_intervals_ms, dtype=np.float64)
 
-    step = 0
-    curve: list[dict[str, float]] = []
-    inf = float("inf")
-    best: dict[str, Any] = {"val_mare": inf, "val_mse": inf, "step": -1, "state_dict": None}
-    elapsed_before = 0.0
-    window: list[float] = []
-    resume = Path(resume_path) if resume_path else None
-    if resume is not None and resume.exists():
-        state = load_checkpoint(resume)
-        if state.get("fingerprint") == fingerprint:
-            model.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimiser"])
-            data_gen.set_state(state["data_gen"])
-            noise_gen.set_state(state["noise_gen"])
-            step = int(state["step"])
-            curve = [dict(row) for row in state["curve"]]
-            best = {
-                "val_mare": float(state["best_val_mare"]),
-                "val_mse": float(state["best_val_mse"]),
-                "step": int(state["best_step"]),
-                "state_dict": state["best_state_dict"],
-            }
-            window = [float(v) for v in state["window"]]
-            elapsed_before = float(state["seconds"])
-            log.info("resumed from step %d (%s)", step, resume)
-        else:
-            aside = resume.with_name(f"{resume.name}.other-params-{state.get('fingerprint')}")
-            resume.replace(aside)
-            log.warning("resume file %s belongs to other params: moved to %s", resume, aside)
-    start = time.perf_counter() - elapsed_before
-    stopped_early = bool(curve) and curve[-1]["val_mare"] <= settings.target_val_mare
-
-    def save_resume() -> None:
-        if resume is None:
-            return
-        save_checkpoint(
-            resume,
-            {
-                "fingerprint": fingerprint,
-                "model": model.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "data_gen": data_gen.get_state(),
-                "noise_gen": noise_gen.get_state(),
-                "step": step,
-                "curve": curve,
-                "window": window,
-                "best_val_mare": best["val_mare"],
-                "best_val_mse": best["val_mse"],
-                "best_step": best["step"],
-                "best_state_dict": best["state_dict"],
-                "seconds": time.perf_counter() - start,
-            },
-        )
-
-    progress = tqdm(
-        total=settings.max_steps, initial=step, desc=progress_desc, disable=None, leave=False
-    )
+    rngs = {"data_gen": data_gen, "noise_gen": noise_gen}
+    run = ResumableRun(resume_path, fingerprint, model, optimiser, rngs, ("val_mare", "val_mse"))
+    run.restore()
+    stopped_early = bool(run.curve) and run.curve[-1]["val_mare"] <= settings.target_val_mare
     model.train()
-    with stop_requests() as stop:
-        while step < settings.max_steps and not stopped_early:
+    with (
+        stop_requests() as stop,
+        progress_bar(settings.max_steps, run.step, progress_desc) as progress,
+    ):
+        while run.step < settings.max_steps and not stopped_early:
             batch = sample_batch(task, settings.batch_size, data_gen)
             loss = _loss(model, batch, noise_gen)
-            window.append(
+            run.window.append(
                 guarded_step(
                     model,
                     optimiser,
                     loss,
-                    step=step,
-                    resume=resume,
+                    step=run.step,
+                    resume=run.resume,
                     grad_clip_norm=settings.grad_clip_norm,
                     after_step=model.project_,
                 )
             )
-            step += 1
+            run.step += 1
             progress.update(1)
-            if step % settings.val_every == 0 or step == settings.max_steps:
+            if run.step % settings.val_every == 0 or run.step == settings.max_steps:
                 with torch.no_grad():
                     model.eval()
                     val_mse = float(_loss(model, val_batch, None))
                     model.train()
                 mare = timing_error(model, task, train_iv)
                 row = {
-                    "step": step,
-                    "train_mse": float(np.mean(window)),
+                    "step": run.step,
+                    "train_mse": float(np.mean(run.window)),
                     "val_mse": val_mse,
                     "val_mare": mare,
-                    "seconds": time.perf_counter() - start,
+                    "seconds": run.elapsed(),
                 }
-                curve.append(row)
-                window = []
-                if (mare, val_mse) < (best["val_mare"], best["val_mse"]):
-                    best = {
-                        "val_mare": mare,
-                        "val_mse": val_mse,
-                        "step": step,
-                        "state_dict": {
-                            k: v.detach().clone() for k, v in model.state_dict().items()
-                        },
-                    }
+                run.curve.append(row)
+                run.window = []
+                if (mare, val_mse) < (run.best["val_mare"], run.best["val_mse"]):
+                    run.keep_best(run.step, val_mare=mare, val_mse=val_mse)
                 stopped_early = mare <= settings.target_val_mare
                 log.info(
                     "%s step %d train %.4f val_mse %.4f val_mare %.4f (%.0f s)",
                     progress_desc,
-                    step,
+                    run.step,
                     row["train_mse"],
                     val_mse,
                     mare,
                     row["seconds"],
                 )
-                save_resume()
-            if stop["signal"]:
-                save_resume()
-                progress.close()
-                raise TrainingInterrupted(
-                    f"signal {stop['signal']} at step {step}: state saved to {resume}; "
-                    "rerun to resume"
-                )
-    progress.close()
-    seconds = time.perf_counter() - start
+                run.save()
+            run.stop_if_requested(stop)
+    seconds = run.elapsed()
+    step, curve, best = run.step, run.curve, run.best
     if best["state_dict"] is None:  # max_steps == 0
         best = {
             "val_mare": timing_error(model, task, train_iv),
-            "val_mse": inf,
+            "val_mse": float("inf"),
             "step": step,
             "state_dict": model.state_dict(),
         }
@@ -403,8 +344,7 @@ def train_csg(
         )
     if curve_path is not None:
         write_csv(curve_path, curve, CURVE_COLUMNS)
-    if resume is not None and resume.exists():
-        resume.unlink()
+    run.discard_resume()
     return model, train_metrics, curve
 
 

@@ -30,7 +30,10 @@ from rnnlab.tasks.rhythm import RhythmTaskConfig, build_trials
 from rnnlab.train.common import (
     TrainingInterrupted,
     guarded_step,
+    load_resume,
+    restore_generator,
     run_fingerprint,
+    save_resume,
     stop_requests,
 )
 from rnnlab.train.device import pick_device
@@ -124,21 +127,20 @@ def finetune(
     )
     curve: list[dict[str, Any]] = []
     done = 0
-    if os.path.exists(resume_path):
-        state = load_checkpoint(resume_path, map_location=device)
-        if state.get("fingerprint") == fingerprint and int(state["step"]) <= steps:
-            model.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimiser"])
-            rng.bit_generator.state = state["numpy_rng"]
-            noise.set_state(state["noise_rng"].cpu())
-            curve, done = list(state["curve"]), int(state["step"])
-            log.info("resuming joint fine-tuning at step %d", done)
+    state = load_resume(resume_path, fingerprint, map_location=device, other_params="keep")
+    if state is not None and int(state["step"]) <= steps:
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        rng.bit_generator.state = state["numpy_rng"]
+        restore_generator(noise, state["noise_rng"])
+        curve, done = list(state["curve"]), int(state["step"])
+        log.info("resuming joint fine-tuning at step %d", done)
 
-    def save_resume(step: int) -> None:
-        save_checkpoint(
+    def save_state(step: int) -> None:
+        save_resume(
             resume_path,
+            fingerprint,
             {
-                "fingerprint": fingerprint,
                 "model": model.state_dict(),
                 "optimiser": optimiser.state_dict(),
                 "numpy_rng": rng.bit_generator.state,
@@ -165,10 +167,10 @@ def finetune(
             )  # fmt: skip
             curve.append({"step": step + 1, "loss": value, "seconds": time.perf_counter() - start})
             if stop["signal"]:
-                save_resume(step + 1)
+                save_state(step + 1)
                 raise TrainingInterrupted(f"signal {stop['signal']} at step {step + 1}; rerun")
             if (step + 1) % 10 == 0 or step + 1 == steps:
-                save_resume(step + 1)
+                save_state(step + 1)
     model.eval()
     return curve
 

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from rnnlab.io import load_checkpoint, save_checkpoint, write_csv, write_json
 from rnnlab.models.maturation import MaturationNet, MaturationNetConfig, masked_lsq
@@ -32,7 +31,11 @@ from rnnlab.tasks.maturation import TASKS, correct_trials, make_batch
 from rnnlab.train.common import (
     TrainingInterrupted,
     guarded_step,
+    load_resume,
+    progress_bar,
+    restore_generator,
     run_fingerprint,
+    save_resume,
     stop_requests,
 )
 from rnnlab.train.device import pick_device
@@ -138,33 +141,28 @@ def train_maturation(
     trials = 0
     rows: list[dict[str, float]] = []
     elapsed_before = 0.0
-    if resume.exists():
-        state = load_checkpoint(resume, map_location=device)
-        if state.get("fingerprint") == fingerprint:
-            net.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimiser"])
-            data_rng.bit_generator.state = json.loads(state["data_rng"])
-            eval_rng.bit_generator.state = json.loads(state["eval_rng"])
-            noise_gen.set_state(state["noise_gen"].cpu())
-            eval_noise.set_state(state["eval_noise"].cpu())
-            trials = int(state["trials"])
-            rows = [dict(r) for r in state["rows"]]
-            elapsed_before = float(state["seconds"])
-            log.info("resumed at %d trials from %s", trials, resume)
-        else:
-            log.warning("resume file %s belongs to other params: starting afresh", resume)
-            resume.unlink()
-            shutil.rmtree(work, ignore_errors=True)
-    else:
+    state = load_resume(resume, fingerprint, map_location=device, other_params="delete")
+    if state is not None:
+        net.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        data_rng.bit_generator.state = json.loads(state["data_rng"])
+        eval_rng.bit_generator.state = json.loads(state["eval_rng"])
+        restore_generator(noise_gen, state["noise_gen"])
+        restore_generator(eval_noise, state["eval_noise"])
+        trials = int(state["trials"])
+        rows = [dict(r) for r in state["rows"]]
+        elapsed_before = float(state["seconds"])
+        log.info("resumed at %d trials from %s", trials, resume)
+    else:  # a fresh run: no checkpoints from an earlier one
         shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter() - elapsed_before
 
-    def save_resume() -> None:
-        save_checkpoint(
+    def save_state() -> None:
+        save_resume(
             resume,
+            fingerprint,
             {
-                "fingerprint": fingerprint,
                 "model": net.state_dict(),
                 "optimiser": optimiser.state_dict(),
                 "data_rng": json.dumps(data_rng.bit_generator.state),
@@ -194,7 +192,7 @@ def train_maturation(
         payload["trials"] = trials
         payload["perf"] = {t: row[f"perf_{t}"] for t in tasks}
         save_checkpoint(work / checkpoint_name(trials), payload)
-        save_resume()
+        save_state()
         log.info(
             "trials %d perf %s (%.0f s)",
             trials,
@@ -208,9 +206,11 @@ def train_maturation(
     if not rows:
         evaluation_point()
     done = rows[-1]["perf_min"] > target or trials >= max_trials
-    progress = tqdm(total=max_trials, initial=trials, desc="train maturation", disable=None)
     net.train()
-    with stop_requests() as stop:
+    with (
+        stop_requests() as stop,
+        progress_bar(max_trials, trials, "train maturation", leave=True) as progress,
+    ):
         while not done:
             task = tasks[int(data_rng.integers(len(tasks)))]
             b = make_batch(
@@ -233,13 +233,11 @@ def train_maturation(
                 progress.set_postfix(perf_min=f"{row['perf_min']:.3f}")
                 done = row["perf_min"] > target or trials >= max_trials
             if stop["signal"] and not done:
-                save_resume()
-                progress.close()
+                save_state()
                 raise TrainingInterrupted(
                     f"signal {stop['signal']} at {trials} trials: state saved to {resume}; "
                     "rerun to resume"
                 )
-    progress.close()
     seconds = time.perf_counter() - start
     columns = ["trials", "seconds"]
     columns += [f"{k}_{t}" for t in tasks for k in ("cost", "perf")] + ["perf_min", "perf_avg"]

@@ -20,17 +20,15 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from rnnlab.io import load_checkpoint, save_checkpoint, write_csv, write_json
 from rnnlab.models.prnn import PRNN, PRNNConfig, masked_mse
+from rnnlab.params import section_values
 from rnnlab.tasks.prnn import (
     PRNNTaskConfig,
     check_disjoint,
@@ -40,8 +38,9 @@ from rnnlab.tasks.prnn import (
     write_prnn_sets,
 )
 from rnnlab.train.common import (
-    TrainingInterrupted,
+    ResumableRun,
     guarded_step,
+    progress_bar,
     run_fingerprint,
     stop_requests,
 )
@@ -91,10 +90,7 @@ class PRNNTrainSettings:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> PRNNTrainSettings:
-        missing = [k for k in cls.__dataclass_fields__ if k not in section]
-        if missing:
-            raise KeyError(f"prnn train params: missing key(s) {missing}")
-        return cls(**{k: section[k] for k in cls.__dataclass_fields__})
+        return cls(**section_values(cls, section, "prnn train params"))
 
 
 def build_prnn(model_params: dict[str, Any], train_periods_s: np.ndarray, seed: int) -> PRNN:
@@ -187,65 +183,29 @@ def train_prnn(
     per_epoch = settings.batches_per_epoch
     max_steps = settings.max_epochs * per_epoch
 
-    step = 0
-    curve: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"val_mse": float("inf"), "epoch": -1, "state_dict": None}
-    window: list[float] = []
-    elapsed_before = 0.0
-    resume = Path(resume_path) if resume_path else None
-    if resume is not None and resume.exists():
-        state = load_checkpoint(resume, map_location=device)
-        if state.get("fingerprint") == fingerprint:
-            model.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimiser"])
-            data_gen.set_state(state["data_gen"])
-            step = int(state["step"])
-            curve = [dict(row) for row in state["curve"]]
-            best = {
-                "val_mse": float(state["best_val_mse"]),
-                "epoch": int(state["best_epoch"]),
-                "state_dict": state["best_state_dict"],
-            }
-            window = [float(v) for v in state["window"]]
-            elapsed_before = float(state["seconds"])
-            log.info("resumed from step %d (%s)", step, resume)
-        else:
-            aside = resume.with_name(f"{resume.name}.other-params-{state.get('fingerprint')}")
-            resume.replace(aside)
-            log.warning("resume file %s belongs to other params: moved to %s", resume, aside)
-
-    start = time.perf_counter() - elapsed_before
-    stopped_early = bool(curve) and curve[-1]["val_mse"] <= settings.target_val_mse
+    run = ResumableRun(
+        resume_path,
+        fingerprint,
+        model,
+        optimiser,
+        {"data_gen": data_gen},
+        best_scores=("val_mse",),
+        best_at="epoch",
+    )
+    run.restore(map_location=device)
+    stopped_early = bool(run.curve) and run.curve[-1]["val_mse"] <= settings.target_val_mse
 
     def lr_at(epoch: int) -> float:
         return settings.lr * settings.lr_decay**epoch
 
-    def save_resume() -> None:
-        if resume is None:
-            return
-        save_checkpoint(
-            resume,
-            {
-                "fingerprint": fingerprint,
-                "model": model.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "data_gen": data_gen.get_state(),
-                "step": step,
-                "curve": curve,
-                "window": window,
-                "best_val_mse": best["val_mse"],
-                "best_epoch": best["epoch"],
-                "best_state_dict": best["state_dict"],
-                "seconds": time.perf_counter() - start,
-            },
-        )
-
-    progress = tqdm(total=max_steps, initial=step, desc="train prnn", disable=None, leave=False)
     model.train()
-    with stop_requests() as stop:
-        while step < max_steps and not stopped_early:
+    with (
+        stop_requests() as stop,
+        progress_bar(max_steps, run.step, "train prnn") as progress,
+    ):
+        while run.step < max_steps and not stopped_early:
             for group in optimiser.param_groups:
-                group["lr"] = lr_at(step // per_epoch)
+                group["lr"] = lr_at(run.step // per_epoch)
             batch = sample_batch(task, sets["train"], settings.batch_size, data_gen)
             est, _ = model(
                 batch["pulses"].to(device),
@@ -257,60 +217,48 @@ def train_prnn(
                 model,
                 optimiser,
                 loss,
-                step=step,
-                resume=resume,
+                step=run.step,
+                resume=run.resume,
                 grad_clip_norm=settings.grad_clip_norm,
             )
-            step += 1
-            window.append(loss_value)
+            run.step += 1
+            run.window.append(loss_value)
             progress.update(1)
 
-            if step % per_epoch == 0:
-                epoch = step // per_epoch
+            if run.step % per_epoch == 0:
+                epoch = run.step // per_epoch
                 scores = validation_scores(
                     model, val_set, settings.val_batch_size, settings.pack_sequences
                 )
-                improved = scores["val_mse"] < best["val_mse"]
+                improved = scores["val_mse"] < run.best["val_mse"]
                 if improved:
-                    best = {
-                        "val_mse": scores["val_mse"],
-                        "epoch": epoch,
-                        "state_dict": {
-                            k: v.detach().clone() for k, v in model.state_dict().items()
-                        },
-                    }
-                curve.append(
+                    run.keep_best(epoch, val_mse=scores["val_mse"])
+                run.curve.append(
                     {
                         "epoch": epoch,
-                        "step": step,
-                        "train_mse": float(np.mean(window)),
+                        "step": run.step,
+                        "train_mse": float(np.mean(run.window)),
                         **scores,
                         "lr": lr_at(epoch - 1),
                         "best": int(improved),
-                        "seconds": time.perf_counter() - start,
+                        "seconds": run.elapsed(),
                     }
                 )
-                window = []
+                run.window = []
                 stopped_early = scores["val_mse"] <= settings.target_val_mse
                 log.info(
                     "epoch %d train %.5f val %.5f end R2 %.4f (%.0f s)",
                     epoch,
-                    curve[-1]["train_mse"],
+                    run.curve[-1]["train_mse"],
                     scores["val_mse"],
                     scores["val_end_r2"],
-                    curve[-1]["seconds"],
+                    run.curve[-1]["seconds"],
                 )
                 progress.set_postfix(val_mse=f"{scores['val_mse']:.5f}")
-                save_resume()
-            if stop["signal"]:
-                save_resume()
-                progress.close()
-                raise TrainingInterrupted(
-                    f"signal {stop['signal']} at step {step}: state saved to {resume}; "
-                    "rerun to resume"
-                )
-    progress.close()
-    seconds = time.perf_counter() - start
+                run.save()
+            run.stop_if_requested(stop)
+    seconds = run.elapsed()
+    step, curve, best = run.step, run.curve, run.best
 
     if best["state_dict"] is None:  # no full epoch: keep the current weights
         scores = validation_scores(model, val_set, settings.val_batch_size)
@@ -347,8 +295,7 @@ def train_prnn(
         }
     }
     write_json(metrics_path, metrics)
-    if resume is not None and resume.exists():
-        resume.unlink()
+    run.discard_resume()
     return metrics
 
 

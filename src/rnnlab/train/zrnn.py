@@ -21,23 +21,22 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from rnnlab.io import load_checkpoint, save_checkpoint, write_csv, write_json
 from rnnlab.models.ctrnn import CTRNN
 from rnnlab.models.zrnn import build_zrnn
+from rnnlab.params import section_values
 from rnnlab.tasks.rhythm import RhythmTaskConfig, build_trials, load_set, sample_batch
 from rnnlab.tasks.taps import TapDetector, continuation_metrics
 from rnnlab.train.common import (
-    TrainingInterrupted,
+    ResumableRun,
     guarded_step,
+    progress_bar,
     run_fingerprint,
     stop_requests,
 )
@@ -67,7 +66,7 @@ class TrainSettings:
 
     @classmethod
     def from_params(cls, section: dict[str, Any]) -> TrainSettings:
-        return cls(**section)
+        return cls(**section_values(cls, section, "rhythm.zrnn.train", strict=True))
 
 
 @torch.no_grad()
@@ -167,73 +166,22 @@ def train_zrnn(
     val_inputs = torch.as_tensor(val_set["inputs"], device=device)
     val_target = torch.as_tensor(val_set["target"], device=device)
 
-    step = 0
-    curve: list[dict[str, float]] = []
     if settings.select_by not in ("val_mare", "val_mse"):
         raise ValueError(f"select_by must be val_mare or val_mse, got {settings.select_by!r}")
-    inf = float("inf")
-    best: dict[str, Any] = {"val_mse": inf, "val_mare": inf, "step": -1, "state_dict": None}
-    elapsed_before = 0.0
-    window: list[float] = []
-    resume = Path(resume_path) if resume_path else None
-    if resume is not None and resume.exists():
-        state = load_checkpoint(resume, map_location=device)
-        if state.get("fingerprint") == fingerprint:
-            model.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimiser"])
-            data_gen.set_state(state["data_gen"])
-            noise_gen.set_state(state["noise_gen"].to(noise_gen.get_state().device))
-            step = int(state["step"])
-            curve = [dict(row) for row in state["curve"]]
-            best = {
-                "val_mse": float(state["best_val_mse"]),
-                "val_mare": float(state["best_val_mare"]),
-                "step": int(state["best_step"]),
-                "state_dict": state["best_state_dict"],
-            }
-            elapsed_before = float(state["seconds"])
-            window = [float(v) for v in state["window"]]
-            log.info("resumed from step %d (%s)", step, resume)
-        else:
-            aside = resume.with_name(f"{resume.name}.other-params-{state.get('fingerprint')}")
-            resume.replace(aside)
-            log.warning("resume file %s belongs to other params: moved to %s", resume, aside)
-
-    start = time.perf_counter() - elapsed_before
+    rngs = {"data_gen": data_gen, "noise_gen": noise_gen}
+    run = ResumableRun(resume_path, fingerprint, model, optimiser, rngs, ("val_mse", "val_mare"))
+    run.restore(map_location=device)
 
     def reached(val_mse: float, val_mare: float) -> bool:
         return val_mse <= settings.target_val_mse and val_mare <= settings.target_val_mare
 
-    stopped_early = bool(curve) and reached(curve[-1]["val_mse"], curve[-1]["val_mare"])
-
-    def save_resume() -> None:
-        if resume is None:
-            return
-        save_checkpoint(
-            resume,
-            {
-                "fingerprint": fingerprint,
-                "model": model.state_dict(),
-                "optimiser": optimiser.state_dict(),
-                "data_gen": data_gen.get_state(),
-                "noise_gen": noise_gen.get_state(),
-                "step": step,
-                "curve": curve,
-                "window": window,
-                "best_val_mse": best["val_mse"],
-                "best_val_mare": best["val_mare"],
-                "best_step": best["step"],
-                "best_state_dict": best["state_dict"],
-                "seconds": time.perf_counter() - start,
-            },
-        )
-
-    progress = tqdm(
-        total=settings.max_steps, initial=step, desc="train zrnn", disable=None, leave=False
-    )
+    stopped_early = bool(run.curve) and reached(run.curve[-1]["val_mse"], run.curve[-1]["val_mare"])
     model.train()
-    with stop_requests() as stop:
-        while step < settings.max_steps and not stopped_early:
+    with (
+        stop_requests() as stop,
+        progress_bar(settings.max_steps, run.step, "train zrnn") as progress,
+    ):
+        while run.step < settings.max_steps and not stopped_early:
             inputs, target = sample_batch(task, settings.batch_size, data_gen)
             inputs, target = inputs.to(device), target.to(device)
             out, _ = model(inputs, noise_generator=noise_gen)
@@ -242,60 +190,48 @@ def train_zrnn(
                 model,
                 optimiser,
                 loss,
-                step=step,
-                resume=resume,
+                step=run.step,
+                resume=run.resume,
                 grad_clip_norm=settings.grad_clip_norm,
                 after_step=model.project_,
             )
-            step += 1
-            window.append(loss_value)
+            run.step += 1
+            run.window.append(loss_value)
             progress.update(1)
 
-            if step % settings.val_every == 0 or step == settings.max_steps:
+            if run.step % settings.val_every == 0 or run.step == settings.max_steps:
                 val = validation_mse(model, val_inputs, val_target, settings.val_noise_seed)
                 mare = validation_mare(model, task, settings)
-                seconds = time.perf_counter() - start
-                curve.append(
+                seconds = run.elapsed()
+                run.curve.append(
                     {
-                        "step": step,
-                        "train_mse": float(np.mean(window)),
+                        "step": run.step,
+                        "train_mse": float(np.mean(run.window)),
                         "val_mse": val,
                         "val_mare": mare,
                         "seconds": seconds,
                     }
                 )
-                window = []
+                run.window = []
+                best = run.best
                 if _selection_key(settings, val, mare) < _selection_key(
                     settings, best["val_mse"], best["val_mare"]
                 ):
-                    best = {
-                        "val_mse": val,
-                        "val_mare": mare,
-                        "step": step,
-                        "state_dict": {
-                            k: v.detach().clone() for k, v in model.state_dict().items()
-                        },
-                    }
+                    run.keep_best(run.step, val_mse=val, val_mare=mare)
                 stopped_early = reached(val, mare)
                 log.info(
                     "step %d train %.4f val_mse %.4f val_mare %.4f (%.0f s)",
-                    step,
-                    curve[-1]["train_mse"],
+                    run.step,
+                    run.curve[-1]["train_mse"],
                     val,
                     mare,
                     seconds,
                 )
                 progress.set_postfix(val_mse=f"{val:.4f}", val_mare=f"{mare:.3f}")
-                save_resume()
-            if stop["signal"]:
-                save_resume()
-                progress.close()
-                raise TrainingInterrupted(
-                    f"signal {stop['signal']} at step {step}: state saved to {resume}; "
-                    "rerun to resume"
-                )
-    progress.close()
-    seconds = time.perf_counter() - start
+                run.save()
+            run.stop_if_requested(stop)
+    seconds = run.elapsed()
+    step, curve, best = run.step, run.curve, run.best
 
     if best["state_dict"] is None:  # max_steps == 0: keep the initial weights
         best = {
@@ -330,8 +266,7 @@ def train_zrnn(
         }
     }
     write_json(metrics_path, metrics)
-    if resume is not None and resume.exists():
-        resume.unlink()
+    run.discard_resume()
     return metrics
 
 
