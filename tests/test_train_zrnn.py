@@ -224,3 +224,28 @@ def test_divergence_stops_with_the_step_and_keeps_last_good_state(tmp_path, monk
     state = load_checkpoint(tmp_path / "nan" / "resume.pt")
     assert state["step"] == 10  # the last validation point before the divergence
     assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_validation_mare_counts_every_noise_draw(monkeypatch) -> None:
+    """A tempo that keeps time under two noise draws and dies under the third: 1 of 6 fail."""
+    seen: list[np.ndarray] = []
+
+    def fake_drive(model, task, periods, *, drive_s, onset_s, noise_seed):
+        seen.append(np.asarray(periods))
+        t = np.arange(int(round(drive_s / task.dt_s))) * task.dt_s
+        rows = [np.exp(4 * (np.cos(2 * np.pi * t / p) - 1)) for p in periods]
+        if len(periods) > len(task.periods_s):  # draws 0, 1 keep time; draw 2 of cue 0 dies
+            rows[2] = np.zeros_like(t)
+        return np.stack(rows)
+
+    monkeypatch.setattr(zrnn_train, "drive_pulse_free", fake_drive)
+    task = RhythmTaskConfig(periods_s=(0.1, 0.15), duration_s=0.4, sync_window_s=0.2)
+    settings = {**TRAIN, "val_drive_s": 3.0, "val_discard_s": 0.5}
+    one = zrnn_train.validation_mare(None, task, zrnn_train.TrainSettings(**settings))
+    three = zrnn_train.validation_mare(
+        None, task, zrnn_train.TrainSettings(**settings, val_noise_draws=3)
+    )
+    assert np.array_equal(seen[0], [0.1, 0.15])
+    assert np.array_equal(seen[1], [0.1, 0.1, 0.1, 0.15, 0.15, 0.15])  # cue by cue
+    assert one < 0.01
+    assert three == pytest.approx(1.0 / 6.0, abs=0.01)  # one silent drive of six

@@ -62,6 +62,7 @@ class TrainSettings:
     val_drive_s: float
     val_discard_s: float
     val_noise_seed: int
+    val_noise_draws: int = 1
     device: str = "auto"
 
     @classmethod
@@ -117,8 +118,13 @@ def validation_mse(
 
 
 def validation_mare(model: CTRNN, task: RhythmTaskConfig, settings: TrainSettings) -> float:
-    """Continuation timing error at the trained cues on a short, fixed-noise pulse-free drive."""
-    periods = np.asarray(task.periods_s, dtype=np.float64)
+    """Continuation timing error at the trained cues on a fixed-noise pulse-free drive.
+
+    Each cue is driven ``val_noise_draws`` times with independent noise (one batch) and the
+    MARE averages over all drives, so a tempo that keeps going only under some noise draws
+    (marginal slow tempos) counts as the partial failure it is.
+    """
+    periods = np.repeat(np.asarray(task.periods_s, dtype=np.float64), settings.val_noise_draws)
     outputs = drive_pulse_free(
         model,
         task,
