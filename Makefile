@@ -4,11 +4,6 @@ VENV := .venv
 PYTHON ?= python3
 export DVC_NO_ANALYTICS := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-# glibc allocator settings that cut BPTT page-faulting (rhythm.md §17). The CTRNN recurrence
-# applies the same itself (rnnlab/allocator.py); these cover every other process (e.g. the LSTM).
-export MALLOC_MMAP_THRESHOLD_ := 4000000000
-export MALLOC_TRIM_THRESHOLD_ := 4000000000
-export MALLOC_TOP_PAD_ := 1000000000
 
 .PHONY: run test test-slurm smoke lint format dvc-sync venv clean
 

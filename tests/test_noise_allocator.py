@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 
@@ -107,3 +108,45 @@ def test_tune_malloc_applies_once_and_can_be_turned_off() -> None:
         env={**env, "RNNLAB_TUNE_MALLOC": "0"},
     )
     assert off.returncode == 0 and off.stdout.strip() == "{}"
+
+
+_PAGE_FAULT_PROBE = """
+import ctypes, resource, sys
+from rnnlab.pipeline.logs import setup_logging
+if sys.argv[1] == "setup":
+    setup_logging()
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = (ctypes.c_size_t,)
+libc.free.argtypes = (ctypes.c_void_p,)
+size = 32 << 20  # glibc's default serves this with a fresh mmap every time
+faults = []
+for _ in range(4):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    buffer = libc.malloc(size)
+    ctypes.memset(buffer, 1, size)
+    libc.free(buffer)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(min(faults[1:]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt only")
+def test_every_stage_reuses_large_buffers_after_setup_logging() -> None:
+    """Rule scripts start with setup_logging, so freed 32-MiB buffers are reused, not re-faulted."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "RNNLAB_TUNE"))}
+    pages = (32 << 20) // resource.getpagesize()
+
+    def faults(mode: str, extra: dict[str, str]) -> int:
+        run = subprocess.run(
+            [sys.executable, "-c", _PAGE_FAULT_PROBE, mode],
+            capture_output=True,
+            text=True,
+            env={**env, **extra},
+        )
+        assert run.returncode == 0, run.stderr
+        return int(run.stdout.strip())
+
+    assert faults("setup", {}) < pages // 10  # reused from the heap
+    assert faults("setup", {"RNNLAB_TUNE_MALLOC": "0"}) > pages // 2  # mapped afresh each time
+    assert faults("plain", {}) > pages // 2

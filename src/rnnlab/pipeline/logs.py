@@ -1,4 +1,9 @@
-"""Route a stage's logging (and warnings) to its Snakemake ``log:`` file."""
+"""Route a stage's logging (and warnings) to its Snakemake ``log:`` file.
+
+Every rule script calls :func:`setup_logging` first, so it is also where process-wide
+settings every stage wants are applied: the glibc allocator tuning of
+:mod:`rnnlab.allocator` (the CTRNN recurrence applies it too, for use outside the pipeline).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,12 @@ import logging
 import sys
 from pathlib import Path
 
+from rnnlab.allocator import tune_malloc
+
 
 def setup_logging(log_path: str | None = None) -> None:
-    """Log INFO to ``log_path`` (created) or to stderr when no path is given."""
+    """Log INFO to ``log_path`` (created) or to stderr when no path is given; tune malloc."""
+    tune_malloc()  # large per-step buffers (BPTT, LSTM) reused instead of re-mapped
     handlers: list[logging.Handler]
     if log_path:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
