@@ -56,7 +56,7 @@ def test_dvc_repro_granularity_and_metrics_diff(tmp_path) -> None:
 
     # an evaluation-only param: evaluation and figures rerun, nothing upstream
     _set_param(repo, ("rhythm", "zrnn_eval", "continuation", "drive_s"), 1.9)
-    assert _repro(repo, rhythm) == {"eval_zrnn", "fig_zrnn_outputs"}
+    assert _repro(repo, rhythm) == {"eval_zrnn", "fig_zrnn_outputs", "eval_izrnn_zrnn"}
     _commit(repo, "longer drive")
     diff = json.loads(run(["dvc", "metrics", "diff", "HEAD~1", "--json"], cwd=repo).stdout)
     changed = diff["results/rhythm/zrnn_eval/metrics.json"]
@@ -66,8 +66,9 @@ def test_dvc_repro_granularity_and_metrics_diff(tmp_path) -> None:
 
     # a training param: training and everything downstream, nothing upstream
     _set_param(repo, ("rhythm", "zrnn", "train", "lr"), 0.003)
-    downstream_of_training = rhythm - {"rhythm_data"} - REDUCED_MODEL_STAGES - PRNN_STAGES
-    assert {"izrnn_compose", "eval_izrnn"} <= downstream_of_training
+    data_stages = {"rhythm_data", "izrnn_zrnn_data"}
+    downstream_of_training = rhythm - data_stages - REDUCED_MODEL_STAGES - PRNN_STAGES
+    assert {"izrnn_compose", "eval_izrnn", "train_izrnn_zrnn"} <= downstream_of_training
     assert _repro(repo, rhythm) == downstream_of_training
     params_diff = json.loads(run(["dvc", "params", "diff", "--json"], cwd=repo).stdout)
     assert "rhythm.zrnn.train.lr" in json.dumps(params_diff)

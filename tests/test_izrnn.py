@@ -22,9 +22,15 @@ from rnnlab.io import write_csv
 from rnnlab.models.izrnn import IZRNN, CueWiring, smooth_periods
 from rnnlab.models.zrnn import build_zrnn
 from rnnlab.params import ParamsError, load_params, validate_params
-from rnnlab.tasks.izrnn import izrnn_pulse_trains, random_test_periods, step_ratio
+from rnnlab.tasks.izrnn import (
+    izrnn_pulse_trains,
+    izrnn_zrnn_task,
+    random_test_periods,
+    step_ratio,
+    write_izrnn_zrnn_sets,
+)
 from rnnlab.tasks.prnn import PRNNTaskConfig
-from rnnlab.tasks.rhythm import RhythmTaskConfig, build_trials
+from rnnlab.tasks.rhythm import RhythmTaskConfig, build_trials, load_set
 from rnnlab.tasks.taps import TapDetector
 from rnnlab.train.izrnn import assemble, finetune
 from rnnlab.train.prnn import build_prnn
@@ -61,6 +67,25 @@ def _trains(periods=(0.2, 0.1), duration_s=1.0, sync_s=0.5, onset_s=0.05):
 
 
 # ------------------------------------------------------------------ tasks
+
+
+def test_izrnn_zrnn_task_changes_only_the_tempos(tmp_path) -> None:
+    task = load_params(ROOT / "params.yaml")["rhythm"]["task"]
+    retrain = {"periods_s": [1.0, 0.5, 0.125]}
+    merged = izrnn_zrnn_task(task, retrain)
+    assert merged["periods_s"] == [1.0, 0.5, 0.125]
+    assert {k: v for k, v in merged.items() if k != "periods_s"} == {
+        k: v for k, v in task.items() if k != "periods_s"
+    }
+    assert task["periods_s"] != merged["periods_s"]  # the study's task is not modified
+    with pytest.raises(ValueError, match="periods_s"):
+        izrnn_zrnn_task(task, {"periods_s": [0.5, -0.1]})
+    small = {**task, "duration_s": 0.5, "sync_window_s": 0.3}
+    data = {"val_trials_per_period": 2, "val_seed": 1, "test_trials_per_period": 1, "test_seed": 2}
+    write_izrnn_zrnn_sets(small, data, retrain, str(tmp_path / "v.npz"), str(tmp_path / "t.npz"))
+    val, test = load_set(str(tmp_path / "v.npz")), load_set(str(tmp_path / "t.npz"))
+    np.testing.assert_allclose(np.sort(val["periods_s"]), [0.125, 0.125, 0.5, 0.5, 1.0, 1.0])
+    np.testing.assert_allclose(np.sort(test["periods_s"]), [0.125, 0.5, 1.0])
 
 
 def test_step_ratio_must_be_an_integer() -> None:

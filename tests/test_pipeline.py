@@ -151,6 +151,13 @@ def test_prnn_and_izrnn_outputs(smoke_run) -> None:
     assert iz["error_split"]["prnn"] == pytest.approx(listed["prnn_rel_error"].abs().mean())
     compose = json.loads((smoke_run / "results/rhythm/izrnn/metrics.json").read_text())
     assert compose["finetune"]["steps"] == params["izrnn"]["finetune"]["steps"]
+    # the IZRNN wires the ZRNN retrained on rhythm.izrnn.zrnn_retrain's tempos (default source)
+    retrained = params["izrnn"]["zrnn_retrain"]["periods_s"]
+    assert compose["zrnn_periods_s"] == pytest.approx(retrained)
+    own = json.loads((smoke_run / "results/rhythm/izrnn_zrnn_eval/metrics.json").read_text())
+    assert set(own["continuation"]["per_tempo"]) == {f"{p:g}" for p in retrained}
+    with np.load(smoke_run / "results/rhythm/izrnn_zrnn_data/val.npz") as val:
+        assert set(np.round(val["periods_s"], 6)) == set(np.round(retrained, 6))
     flow = json.loads((smoke_run / "results/rhythm/izrnn_flow/metrics.json").read_text())
     regimes = pd.read_csv(smoke_run / "results/rhythm/izrnn_flow/regimes.csv")
     delivered = [flow["delivered"][f"{p:g}"] for p in ev["flow_periods_s"]]
@@ -176,6 +183,8 @@ IZRNN_EVAL_JOBS = {
 }
 IZRNN_JOBS = {"izrnn_compose"} | IZRNN_EVAL_JOBS
 PRNN_JOBS = {"train_prnn", "eval_prnn", "fig_prnn"}
+# the IZRNN's own ZRNN (rhythm.izrnn.zrnn_source: retrained, the default)
+IZRNN_ZRNN_JOBS = {"train_izrnn_zrnn", "eval_izrnn_zrnn"}
 
 
 @pytest.mark.parametrize(
@@ -198,21 +207,35 @@ PRNN_JOBS = {"train_prnn", "eval_prnn", "fig_prnn"}
         ({"rhythm": {"reduced_model": {"seed": 3}}}, {"reduced_model", "fig_reduced_model"}),
         (
             {"rhythm": {"zrnn_eval": {"continuation": {"drive_s": 1.8}}}},
-            {"eval_zrnn", "fig_zrnn_outputs"},
+            {"eval_zrnn", "fig_zrnn_outputs", "eval_izrnn_zrnn"},
         ),
-        ({"rhythm": {"zrnn_eval": {"taps": {"max_cv": 0.2}}}}, TRAINED_NET_JOBS | IZRNN_EVAL_JOBS),
+        (
+            {"rhythm": {"zrnn_eval": {"taps": {"max_cv": 0.2}}}},
+            TRAINED_NET_JOBS | IZRNN_EVAL_JOBS | {"eval_izrnn_zrnn"},
+        ),
         (
             {"rhythm": {"zrnn_dynamics": {"raster_cycles": 3}}},
             {"zrnn_dynamics", "fig_zrnn_dynamics", "izrnn_dynamics", "fig_izrnn_dynamics"},
         ),
         (
             {"rhythm": {"zrnn": {"train": {"lr": 0.002}}}},
-            {"train_zrnn"} | TRAINED_NET_JOBS | FLOW_JOBS | IZRNN_JOBS,
+            {"train_zrnn"} | TRAINED_NET_JOBS | FLOW_JOBS | IZRNN_ZRNN_JOBS | IZRNN_JOBS,
         ),
         (
             {"rhythm": {"data": {"test_seed": 7}}},
-            {"rhythm_data", "train_zrnn"} | TRAINED_NET_JOBS | FLOW_JOBS | IZRNN_JOBS,
+            {"rhythm_data", "train_zrnn", "izrnn_zrnn_data"}
+            | TRAINED_NET_JOBS
+            | FLOW_JOBS
+            | IZRNN_ZRNN_JOBS
+            | IZRNN_JOBS,
         ),
+        # the IZRNN's tempo range retrains its own ZRNN, never the study's
+        (
+            {"rhythm": {"izrnn": {"zrnn_retrain": {"periods_s": [0.3, 0.2]}}}},
+            {"izrnn_zrnn_data"} | IZRNN_ZRNN_JOBS | IZRNN_JOBS,
+        ),
+        # switching the IZRNN to the study's ZRNN reuses it: only the IZRNN reruns
+        ({"rhythm": {"izrnn": {"zrnn_source": "rhythm"}}}, IZRNN_JOBS),
         # a PRNN change never retrains the ZRNN
         ({"rhythm": {"prnn": {"train": {"lr": 0.002}}}}, PRNN_JOBS | IZRNN_JOBS),
         ({"rhythm": {"prnn": {"data": {"val_seed": 3}}}}, {"prnn_data"} | PRNN_JOBS | IZRNN_JOBS),

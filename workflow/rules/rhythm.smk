@@ -31,6 +31,13 @@ RHYTHM_TARGETS = [
     "results/rhythm/figures/izrnn_flow.png",
 ]
 
+# The IZRNN's ZRNN: retrained on rhythm.izrnn.zrnn_retrain's tempos (HA-141) or the study's own.
+if config["rhythm"]["izrnn"]["zrnn_source"] == "retrained":
+    IZRNN_ZRNN = "results/rhythm/izrnn_zrnn/model.pt"
+    RHYTHM_TARGETS.append("results/rhythm/izrnn_zrnn_eval/metrics.json")
+else:
+    IZRNN_ZRNN = "results/rhythm/zrnn/model.pt"
+
 
 rule rhythm_data:
     output:
@@ -405,10 +412,77 @@ rule fig_prnn:
         "../scripts/fig_prnn.py"
 
 
+rule izrnn_zrnn_data:
+    output:
+        val="results/rhythm/izrnn_zrnn_data/val.npz",
+        test="results/rhythm/izrnn_zrnn_data/test.npz",
+    log:
+        "logs/rhythm/izrnn_zrnn_data.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    params:
+        task=section("rhythm/task"),
+        data=section("rhythm/data"),
+        retrain=section("rhythm/izrnn/zrnn_retrain"),
+    script:
+        "../scripts/izrnn_zrnn_data.py"
+
+
+rule train_izrnn_zrnn:
+    input:
+        val="results/rhythm/izrnn_zrnn_data/val.npz",
+    output:
+        checkpoint="results/rhythm/izrnn_zrnn/model.pt",
+        curve="results/rhythm/izrnn_zrnn/loss_curve.csv",
+        metrics="results/rhythm/izrnn_zrnn/metrics.json",
+    log:
+        "logs/rhythm/train_izrnn_zrnn.log",
+    benchmark:
+        "logs/rhythm/train_izrnn_zrnn.benchmark.tsv"
+    conda:
+        "../../envs/rnnlab.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        cpus_per_gpu=2,
+        runtime=60,
+        mem_mb=4000,
+    params:
+        task=section("rhythm/task"),
+        zrnn=section("rhythm/zrnn"),
+        retrain=section("rhythm/izrnn/zrnn_retrain"),
+    script:
+        "../scripts/train_izrnn_zrnn.py"
+
+
+rule eval_izrnn_zrnn:
+    input:
+        checkpoint="results/rhythm/izrnn_zrnn/model.pt",
+        test="results/rhythm/izrnn_zrnn_data/test.npz",
+    output:
+        metrics="results/rhythm/izrnn_zrnn_eval/metrics.json",
+        table="results/rhythm/izrnn_zrnn_eval/continuation.csv",
+        generalisation="results/rhythm/izrnn_zrnn_eval/generalisation.csv",
+        sync="results/rhythm/izrnn_zrnn_eval/sync.csv",
+        traces="results/rhythm/izrnn_zrnn_eval/traces.npz",
+    log:
+        "logs/rhythm/eval_izrnn_zrnn.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    threads: 2
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    params:
+        evaluation=section("rhythm/zrnn_eval"),
+    script:
+        "../scripts/eval_zrnn.py"
+
+
 rule izrnn_compose:
     input:
         prnn="results/rhythm/prnn/model.pt",
-        zrnn="results/rhythm/zrnn/model.pt",
+        zrnn=IZRNN_ZRNN,
     output:
         checkpoint="results/rhythm/izrnn/model.pt",
         curve="results/rhythm/izrnn/finetune_curve.csv",

@@ -10,17 +10,44 @@ pulses exist and long trials need O(B K) memory, not O(B T K).
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import torch
 
 from rnnlab.tasks.prnn import PRNNTaskConfig, build_prnn_trials
-from rnnlab.tasks.rhythm import RhythmTaskConfig
+from rnnlab.tasks.rhythm import RhythmTaskConfig, write_rhythm_sets
 
 # the 13 test periods of the original IZRNN evaluation (1-8 Hz)
 LISTED_TEST_PERIODS_S = (
     1.0, 0.93, 0.86, 0.75, 0.65, 0.5, 0.46, 0.333, 0.25, 0.2, 0.166, 0.143, 0.125,
 )  # fmt: skip
+
+
+def izrnn_zrnn_task(task_params: dict[str, Any], retrain_params: dict[str, Any]) -> dict[str, Any]:
+    """``rhythm.task`` with the tempos of ``rhythm.izrnn.zrnn_retrain``.
+
+    HA-141 retrains the IZRNN's ZRNN on a wider tempo range than the study's ZRNN (rhythm.md
+    §9), so the slow listed test periods are not extrapolations; the trials are otherwise the
+    study's (``rhythm.task``).
+    """
+    periods = [float(p) for p in retrain_params["periods_s"]]
+    RhythmTaskConfig.from_params({**task_params, "periods_s": periods})  # validates
+    return {**task_params, "periods_s": periods}
+
+
+def write_izrnn_zrnn_sets(
+    task_params: dict[str, Any],
+    data_params: dict[str, Any],
+    retrain_params: dict[str, Any],
+    val_path: str,
+    test_path: str,
+) -> None:
+    """Stage ``izrnn_zrnn_data``: the fixed, seeded validation and test sets of the IZRNN's
+    ZRNN (the ``rhythm.data`` seeds and sizes over the retraining tempos)."""
+    write_rhythm_sets(
+        izrnn_zrnn_task(task_params, retrain_params), data_params, val_path, test_path
+    )
 
 
 def step_ratio(prnn_task: PRNNTaskConfig, zrnn_task: RhythmTaskConfig) -> int:

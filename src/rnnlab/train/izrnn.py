@@ -24,7 +24,7 @@ from rnnlab.io import load_checkpoint, save_checkpoint, write_csv, write_json
 from rnnlab.models.ctrnn import CTRNN
 from rnnlab.models.izrnn import IZRNN, CueWiring
 from rnnlab.models.prnn import PRNN
-from rnnlab.tasks.izrnn import izrnn_pulse_trains, step_ratio
+from rnnlab.tasks.izrnn import izrnn_pulse_trains, izrnn_zrnn_task, step_ratio
 from rnnlab.tasks.prnn import PRNNTaskConfig
 from rnnlab.tasks.rhythm import RhythmTaskConfig, build_trials
 from rnnlab.train.common import (
@@ -38,7 +38,7 @@ from rnnlab.train.common import (
 )
 from rnnlab.train.device import pick_device
 from rnnlab.train.prnn import load_trained_prnn
-from rnnlab.train.zrnn import load_trained_zrnn
+from rnnlab.train.zrnn import load_trained_zrnn, train_zrnn_stage
 
 log = logging.getLogger(__name__)
 CURVE_COLUMNS = ["step", "loss", "seconds"]
@@ -175,6 +175,30 @@ def finetune(
     return curve
 
 
+def train_izrnn_zrnn_stage(
+    task_params: dict[str, Any],
+    zrnn_params: dict[str, Any],
+    retrain_params: dict[str, Any],
+    val_path: str,
+    checkpoint_path: str,
+    curve_path: str,
+    metrics_path: str,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Stage ``train_izrnn_zrnn``: the IZRNN's own ZRNN, trained exactly as ``train_zrnn``
+    (``rhythm.zrnn``) on the tempos of ``rhythm.izrnn.zrnn_retrain`` (HA-141, rhythm.md §9)."""
+    return train_zrnn_stage(
+        izrnn_zrnn_task(task_params, retrain_params),
+        zrnn_params,
+        val_path=val_path,
+        checkpoint_path=checkpoint_path,
+        curve_path=curve_path,
+        metrics_path=metrics_path,
+        resume_path=str(Path(checkpoint_path).with_name("resume.pt")),
+        threads=threads,
+    )
+
+
 def izrnn_compose_stage(
     wiring_params: dict[str, Any],
     finetune_params: dict[str, Any],
@@ -211,6 +235,7 @@ def izrnn_compose_stage(
         },
         "wiring": model.wiring.to_dict(),
         "clip_range_s": list(model.clip_range_s) if model.clip_range_s else None,
+        "zrnn_periods_s": list(zrnn_task.periods_s),  # the tempos the wired ZRNN was trained on
         "seconds": time.perf_counter() - start,
     }
     write_json(metrics_path, metrics)
