@@ -34,6 +34,14 @@ Both implementations run in one process under the glibc allocator settings that 
 applies on first use of the recurrence (:func:`rnnlab.allocator.tune_malloc`, recorded as
 ``allocator``; ``RNNLAB_TUNE_MALLOC=0`` turns them off for both).
 Absolute times drift with the machine (rhythm.md §17): compare ratios taken in one run.
+
+``--device cuda`` runs the same comparison on a GPU: models, data and noise generators on the
+device, every timed region closed by ``torch.cuda.synchronize()``, GEMM rates measured on the
+device, peak memory from ``torch.cuda.max_memory_allocated`` in-process (instead of RSS), the
+device name recorded, and the GPU goal case ``zrnn_paper_gpu`` (N 500, B 512, T 2000: the
+paper-scale ZRNN step, goal <= 0.05 s on an H100) added. ``--matmul-precision high`` allows
+TF32 tensor-core GEMMs (``torch.set_float32_matmul_precision``; recorded in the JSON) — a
+precision change, so report it next to any GPU figure. CUDA graphs are not used yet.
 Goals (issue 7, CPU): speedup >= 4 on ``zrnn_paper_T500`` and ``zrnn_default``, fraction
 of the large-GEMM bound >= 0.5 (``goals`` in the JSON). The JSON records the thread count
 and the OMP_/MKL_/MALLOC_ environment: on a shared, oversubscribed CPU, 2 OpenMP threads
@@ -98,6 +106,8 @@ ENV_PREFIXES = ("MALLOC_", "OMP_", "GOMP_", "MKL_", "KMP_")  # settings that cha
 GOAL_SPEEDUP = 4.0
 GOAL_FRACTION = 0.5
 GOAL_CASES = ("zrnn_paper_T500", "zrnn_default")
+GOAL_GPU_CASE = "zrnn_paper_gpu"
+GOAL_GPU_SECONDS = 0.05  # per training step on an H100 (issue 7)
 
 
 @dataclass(frozen=True)
@@ -122,11 +132,37 @@ CASES = (
     Case("maturation", 256, 64, 175, "softplus", "maturation"),
     Case("csg", 200, 16, 1200, "tanh", "csg"),
 )
+# Paper-scale ZRNN training step (rhythm.md §2.2: N 500, batch 512, 2-s trials): GPU only
+# (on a 2-core CPU one baseline step of it takes minutes).
+GPU_CASES = (Case(GOAL_GPU_CASE, 500, 512, 2000, "relu", "zrnn", max_repeats=5),)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued device work, so wall-clock timers measure it (no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def resolve_device(request: str) -> torch.device:
+    """``cpu`` or ``cuda[:k]``; asking for CUDA without it is a clear error."""
+    try:
+        device = torch.device(request)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise SystemExit(f"--device must be cpu or cuda[:index], got {request!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {request}: CUDA is not available on this machine")
+    return device
 
 
 # --- models and data ---------------------------------------------------------------------
-def build_model(case: Case, seed: int = 0) -> CTRNN:
-    """The case's network, freshly initialised from ``seed`` (same seed -> same weights)."""
+def build_model(case: Case, seed: int = 0, device: torch.device | str = "cpu") -> CTRNN:
+    """The case's network, initialised from ``seed`` on CPU, then moved to ``device``."""
+    return _build_model_cpu(case, seed).to(device)
+
+
+def _build_model_cpu(case: Case, seed: int) -> CTRNN:
     if case.kind == "zrnn":
         return build_zrnn({"n_hidden": case.n_hidden, **MODEL}, 0.001, seed=seed)
     if case.kind == "maturation":  # rnnlab.models.maturation.MaturationNet's leaky core
@@ -170,17 +206,18 @@ def build_model(case: Case, seed: int = 0) -> CTRNN:
 
 
 def build_data(case: Case, model: CTRNN, seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs (B, T, I) and targets (B, T, O) for the case."""
+    """Inputs (B, T, I) and targets (B, T, O) for the case, drawn on CPU, on the model's device."""
     gen = torch.Generator().manual_seed(seed)
+    device = model.w_rec.device
     if case.kind == "zrnn":
         duration = case.steps * 0.001
         task = RhythmTaskConfig(duration_s=duration, sync_window_s=duration / 2)
         inputs, target = sample_batch(task, case.batch, gen)
-        return inputs.float(), target.float()
+        return inputs.float().to(device), target.float().to(device)
     cfg = model.config
     inputs = torch.rand(case.batch, case.steps, cfg.n_input, generator=gen)
     target = torch.rand(case.batch, case.steps, cfg.n_output, generator=gen)
-    return inputs, target
+    return inputs.to(device), target.to(device)
 
 
 def original_style_forward(
@@ -210,16 +247,16 @@ def original_style_forward(
     for u_t in inputs.unbind(1):
         weights = model.effective_weights()  # per step, as the originals did
         if draw_in:
-            u_t = u_t + torch.randn(u_t.shape, generator=gen) * std_in
+            u_t = u_t + torch.randn(u_t.shape, generator=gen, device=u_t.device) * std_in
             if cfg.input_rectify:
                 u_t = torch.relu(u_t)
         h = u_t @ weights["in"].T + r @ weights["rec"].T + model.b_rec
         if draw_rec and pre:
-            h = h + torch.randn(h.shape, generator=gen) * std_rec
+            h = h + torch.randn(h.shape, generator=gen, device=h.device) * std_rec
         x = x + alpha * (-x + h)
         r = model.act(x)
         if draw_rec and not pre:
-            r = r + torch.randn(r.shape, generator=gen) * std_rec
+            r = r + torch.randn(r.shape, generator=gen, device=r.device) * std_rec
         outs.append(r @ weights["out"].T + model.b_out)
     return torch.stack(outs, dim=1)
 
@@ -241,18 +278,28 @@ def step_flops(n_hidden: int, batch: int, steps: int, n_input: int, n_output: in
     return 2 * t * b * (3 * n * n + 2 * n * i + 3 * n * o)
 
 
-def gemm_rate(m: int, k: int, n: int, repeats: int = 3, min_time_s: float = 0.1) -> float:
+def gemm_rate(
+    m: int,
+    k: int,
+    n: int,
+    repeats: int = 3,
+    min_time_s: float = 0.1,
+    device: torch.device | str = "cpu",
+) -> float:
     """Best-of-``repeats`` float32 FLOP/s of (m × k) · (k × n), each trial >= ``min_time_s``."""
+    device = torch.device(device)
     gen = torch.Generator().manual_seed(0)
-    a = torch.randn(m, k, generator=gen)
-    b = torch.randn(k, n, generator=gen)
-    out = torch.empty(m, n)
+    a = torch.randn(m, k, generator=gen).to(device)
+    b = torch.randn(k, n, generator=gen).to(device)
+    out = torch.empty(m, n, device=device)
     torch.mm(a, b, out=out)
+    synchronize(device)
     iters = 1
     while True:
         start = time.perf_counter()
         for _ in range(iters):
             torch.mm(a, b, out=out)
+        synchronize(device)
         elapsed = time.perf_counter() - start
         if elapsed >= min_time_s or iters >= 1 << 20:
             break
@@ -262,6 +309,7 @@ def gemm_rate(m: int, k: int, n: int, repeats: int = 3, min_time_s: float = 0.1)
         start = time.perf_counter()
         for _ in range(iters):
             torch.mm(a, b, out=out)
+        synchronize(device)
         best = min(best, (time.perf_counter() - start) / iters)
     return 2.0 * m * k * n / best
 
@@ -289,13 +337,13 @@ class SavedBytes:
 
 
 def make_step(
-    case: Case, impl: str, seed: int = 0
+    case: Case, impl: str, seed: int = 0, device: torch.device | str = "cpu"
 ) -> tuple[Callable[[SavedBytes | None], None], CTRNN]:
     """A training-step closure for ``impl`` in {"project", "baseline"} (own model and Adam)."""
-    model = build_model(case, seed)
+    model = build_model(case, seed, device)
     inputs, target = build_data(case, model)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    noise = torch.Generator().manual_seed(seed + 2)
+    noise = torch.Generator(device=torch.device(device)).manual_seed(seed + 2)
 
     def forward() -> torch.Tensor:
         if impl == "project":
@@ -345,6 +393,31 @@ def _malloc_trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def measure_memory_cuda(case: Case, impl: str, device: torch.device) -> dict:
+    """Peak device-memory increase of one steady-state step and the bytes saved for backward."""
+    step, model = make_step(case, impl, device=device)
+    step(None)  # warm-up: Adam state, lazy allocations, cuBLAS workspace
+    exclude = {t.untyped_storage().data_ptr() for t in model.parameters()}
+    exclude |= {t.untyped_storage().data_ptr() for t in model.buffers()}
+    saved = SavedBytes(exclude)
+    gc.collect()
+    synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    before = torch.cuda.memory_allocated(device)
+    step(saved)
+    synchronize(device)
+    peak = torch.cuda.max_memory_allocated(device)
+    del step, model
+    gc.collect()
+    torch.cuda.empty_cache()
+    return {
+        "peak_rss_bytes": max(0, peak - before),
+        "rss_before_bytes": before,
+        "saved_bytes": saved.total,
+        "method": "torch.cuda.max_memory_allocated after warm-up",
+    }
+
+
 def measure_memory(case: Case, impl: str, first_in_process: bool) -> dict:
     """Peak RSS increase of one steady-state step and the bytes saved for backward."""
     step, model = make_step(case, impl)
@@ -389,17 +462,20 @@ def memory_in_subprocess(pairs: list[tuple[str, str]], args: argparse.Namespace)
 
 
 # --- timing ------------------------------------------------------------------------------
-def time_case(case: Case, repeats: int, warmup: int) -> dict:
+def time_case(case: Case, repeats: int, warmup: int, device: torch.device | str = "cpu") -> dict:
     """Step times of project and baseline, interleaved (warm-up steps first)."""
-    steps = {impl: make_step(case, impl)[0] for impl in ("project", "baseline")}
+    device = torch.device(device)
+    steps = {impl: make_step(case, impl, device=device)[0] for impl in ("project", "baseline")}
     for _ in range(warmup):
         for step in steps.values():
             step(None)
     times: dict[str, list[float]] = {impl: [] for impl in steps}
     for _ in range(repeats):
         for impl, step in steps.items():
+            synchronize(device)
             start = time.perf_counter()
             step(None)
+            synchronize(device)
             times[impl].append(time.perf_counter() - start)
     return {impl: ts for impl, ts in times.items()}
 
@@ -409,9 +485,9 @@ def run_case(case: Case, args: argparse.Namespace, memory: dict) -> dict:
     n_in, n_out = model.config.n_input, model.config.n_output
     repeats = args.repeats if case.max_repeats is None else min(args.repeats, case.max_repeats)
     big = args.gemm_size
-    rate_large = gemm_rate(big, big, big)
-    rate_small = gemm_rate(case.batch, case.n_hidden, case.n_hidden)
-    times = time_case(case, repeats, args.warmup)
+    rate_large = gemm_rate(big, big, big, device=args.device)
+    rate_small = gemm_rate(case.batch, case.n_hidden, case.n_hidden, device=args.device)
+    times = time_case(case, repeats, args.warmup, args.device)
     t_proj = statistics.median(times["project"])
     t_base = statistics.median(times["baseline"])
     flops = step_flops(case.n_hidden, case.batch, case.steps, n_in, n_out)
@@ -461,11 +537,24 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def goals(rows: list[dict], quick: bool) -> dict:
-    """Issue 7's CPU goals per goal case; not evaluated at the tiny ``--quick`` shapes."""
+def goals(rows: list[dict], quick: bool, device: torch.device | None = None) -> dict:
+    """Issue 7's goals per goal case; not evaluated at the tiny ``--quick`` shapes.
+
+    CPU: speedup and fraction of the large-GEMM bound for ``GOAL_CASES``. CUDA: the
+    paper-scale step time of ``GOAL_GPU_CASE`` (the goal is stated for an H100).
+    """
     if quick:
         return {"evaluated": False, "reason": "--quick uses tiny shapes, not the goal shapes"}
     out: dict = {"evaluated": True}
+    if device is not None and device.type == "cuda":
+        for row in rows:
+            if row["name"] == GOAL_GPU_CASE:
+                out[row["name"]] = {
+                    "device": torch.cuda.get_device_name(device),
+                    "project_s": row["project_s"],
+                    "step_le_0.05_s": row["project_s"] <= GOAL_GPU_SECONDS,
+                }
+        return out
     for row in rows:
         if row["name"] in GOAL_CASES:
             out[row["name"]] = {
@@ -475,15 +564,25 @@ def goals(rows: list[dict], quick: bool) -> dict:
     return out
 
 
+def all_cases(quick: bool) -> list[Case]:
+    """Every known case (the GPU-scale one included), at tiny shapes with ``quick``."""
+    return [c.quick() if quick else c for c in (*CASES, *GPU_CASES)]
+
+
 def selected_cases(args: argparse.Namespace) -> list[Case]:
-    cases = [c.quick() if args.quick else c for c in CASES]
+    """``--cases`` if given; otherwise CASES, plus GPU_CASES on a CUDA device."""
+    known = all_cases(args.quick)
     if args.cases:
         wanted = set(args.cases.split(","))
-        unknown = wanted - {c.name for c in cases}
+        unknown = wanted - {c.name for c in known}
         if unknown:
-            raise SystemExit(f"unknown case(s) {sorted(unknown)}; one of {[c.name for c in CASES]}")
-        cases = [c for c in cases if c.name in wanted]
-    return cases
+            names = [c.name for c in known]
+            raise SystemExit(f"unknown case(s) {sorted(unknown)}; one of {names}")
+        return [c for c in known if c.name in wanted]
+    default = {c.name for c in CASES}
+    if args.device.type == "cuda":
+        default |= {c.name for c in GPU_CASES}
+    return [c for c in known if c.name in default]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -495,10 +594,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", default="", help="comma-separated subset of case names")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:index]")
+    parser.add_argument(
+        "--matmul-precision",
+        choices=("highest", "high", "medium"),
+        default="highest",
+        help="torch.set_float32_matmul_precision: 'high' allows TF32 on CUDA (less precise)",
+    )
     parser.add_argument("--gemm-size", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--measure-memory", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    args.device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
+    torch.set_float32_matmul_precision(args.matmul_precision)
     # the allocator settings rnnlab's recurrence applies on first use, applied up front so
     # that the baseline runs under the same allocator (it gains from them too)
     allocator = tune_malloc()
@@ -507,7 +615,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.repeats = min(args.repeats, 2)
     cases = selected_cases(args)
-    by_name = {c.name: c for c in (c.quick() if args.quick else c for c in CASES)}
+    by_name = {c.name: c for c in all_cases(args.quick)}
 
     if args.measure_memory is not None:  # child process: measure and print rows
         rows = []
@@ -519,7 +627,11 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     memory: dict = {}
-    if not args.no_memory:
+    if not args.no_memory and args.device.type == "cuda":  # in-process: device counters
+        for case in cases:
+            for impl in ("project", "baseline"):
+                memory[(case.name, impl)] = measure_memory_cuda(case, impl, args.device)
+    elif not args.no_memory:
         pairs = [(c.name, impl) for c in cases for impl in ("project", "baseline")]
         # quick: one interpreter for all (RSS high-water mark reset between measurements);
         # full size: a fresh interpreter per measurement, so no allocator state carries over
@@ -534,6 +646,11 @@ def main(argv: list[str] | None = None) -> None:
         "python": platform.python_version(),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "device": str(args.device),
+        "device_name": (
+            torch.cuda.get_device_name(args.device) if args.device.type == "cuda" else cpu_model()
+        ),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
         "threads": torch.get_num_threads(),
         "quick": args.quick,
         "repeats": args.repeats,
@@ -543,7 +660,7 @@ def main(argv: list[str] | None = None) -> None:
         "allocator": allocator,
         "flop_formula": "2*T*B*(3*N^2 + 2*N*I + 3*N*O)",
         "cases": rows,
-        "goals": goals(rows, args.quick),
+        "goals": goals(rows, args.quick, args.device),
     }
     text = json.dumps(report, indent=2)
     print(text)

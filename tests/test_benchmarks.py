@@ -139,6 +139,8 @@ def test_quick_mode_runs_end_to_end(tmp_path) -> None:
     for key in ("date", "torch", "cpu", "threads", "flop_formula", "cases", "goals"):
         assert key in report
     assert report["threads"] == 1
+    assert report["device"] == "cpu"
+    assert report["float32_matmul_precision"] == "highest"
     assert [row["name"] for row in report["cases"]] == [c.name for c in CASES]
     for row in report["cases"]:
         assert set(row) >= ROW_KEYS
@@ -148,3 +150,36 @@ def test_quick_mode_runs_end_to_end(tmp_path) -> None:
         assert row["peak_rss_project_bytes"] >= 0
         assert row["peak_rss_baseline_bytes"] >= 0
         assert 0 < row["saved_bytes_project"] < row["saved_bytes_baseline"]
+
+
+def test_device_flag_names_the_problem() -> None:
+    """``--device`` accepts cpu/cuda only; CUDA on a machine without it is a clear error."""
+    from bench_ctrnn import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(SystemExit, match="cpu or cuda"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def test_gpu_case_only_on_request_on_cpu_and_its_step_matches_the_baseline() -> None:
+    """The paper-scale GPU case is left out of CPU runs by default, but its code path
+    (quick shape) runs on CPU, and its noise-free step computes the baseline's numbers."""
+    import argparse
+
+    from bench_ctrnn import GOAL_GPU_CASE, GPU_CASES, selected_cases
+
+    args = argparse.Namespace(quick=True, cases="", device=torch.device("cpu"))
+    assert GOAL_GPU_CASE not in {c.name for c in selected_cases(args)}
+    args.cases = GOAL_GPU_CASE
+    (case,) = selected_cases(args)
+    assert (case.n_hidden, case.batch, case.steps) == (24, 4, 40)
+    assert (GPU_CASES[0].n_hidden, GPU_CASES[0].batch, GPU_CASES[0].steps) == (500, 512, 2000)
+    model = build_model(case, seed=0, device="cpu").eval()
+    inputs, _ = build_data(case, model)
+    assert inputs.shape == (4, 40, model.config.n_input)
+    torch.testing.assert_close(
+        model(inputs)[0], original_style_forward(model, inputs, None), atol=1e-6, rtol=1e-5
+    )
