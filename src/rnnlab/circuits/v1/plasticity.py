@@ -12,8 +12,10 @@ rows (postsynaptic) and columns (presynaptic) are separable and multiply u and v
 * ``oja`` (the original's ad-hoc variant): y = r + I − W r; u = r, v = y.
 * ``cov``: u = v = r − r̄ (window mean).
 
-The window holds the last L = int(−(τ_θ/Δt) ln 0.1) rates (capped at the run length), the time
-for the exponential kernel to decay to 10 %. Inhibitory presynaptic columns (PV, SST) have
+The window holds the last L = int(−(τ_θ/Δt) ln 0.1) rate vectors of the trajectory r(0), r(Δt),
+…, the initial rates included (as the original, whose window is a slice of its list of rates
+starting with r0), capped at the run length; L is the time for the exponential kernel to decay
+to 10 %. Inhibitory presynaptic columns (PV, SST) have
 their sign flipped for slide_bcm, oja and cov; the original does not flip them for plain BCM
 (``legacy: true`` keeps that; otherwise BCM flips them too).
 """

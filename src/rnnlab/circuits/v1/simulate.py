@@ -180,7 +180,8 @@ def simulate_one(params: Mapping[str, Any], seed_seq: np.random.SeedSequence) ->
         rule, n_pop, legacy
     )
     window = plasticity.RateWindow(
-        plasticity.window_length(float(plast["tau_threshold"]), dt, total_steps),
+        # the trajectory has total_steps + 1 samples: r0 and one per step
+        plasticity.window_length(float(plast["tau_threshold"]), dt, total_steps + 1),
         (n_dir, n_total),
         dt,
         float(plast["tau_threshold"]),
@@ -189,6 +190,7 @@ def simulate_one(params: Mapping[str, Any], seed_seq: np.random.SeedSequence) ->
     size = np.outer(n_pop, n_pop).astype(np.float64)
 
     r = np.tile(r0, (n_dir, 1))
+    window.push(r)  # the initial rates are the window's first sample, as in the original
     w = np.tile(w0, (n_dir, 1, 1))
     lowrank = _PendingUpdates(w, total_steps, final_start, chunk=UPDATE_CHUNK)
     init_mean, init_std = conn.block_stats(w0, n_pop)
