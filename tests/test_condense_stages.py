@@ -171,3 +171,42 @@ def test_fine_tune_keeps_the_best_state() -> None:
     assert len(out["losses"]) == 3 and 0 <= out["best_step"] <= 3
     for va, vb in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
         assert torch.equal(va, vb)
+
+
+def test_network_seed_gives_each_network_its_own_recorded_draws(tmp_path) -> None:
+    """Per-network stages derive every seed from (base seed, network seed), record them,
+    and network 0 is not the single network the base seeds alone would train."""
+    from rnnlab.seeds import derive_seed
+
+    p = study_params()
+    p = {**p, "train": {**p["train"], "max_steps": 2, "val_every": 1}}
+    weights, seeds = {}, {}
+    for net in (None, 0, 1):
+        d = tmp_path / f"net{net}"
+        m = train_stage(
+            p["task"],
+            p["model"],
+            p["train"],
+            p["evaluation"],
+            checkpoint_path=str(d / "model.pt"),
+            curve_path=str(d / "loss_curve.csv"),
+            metrics_path=str(d / "metrics.json"),
+            network_seed=net,
+        )
+        seeds[net] = read_json(d / "metrics.json")["seeds"]
+        assert m["seeds"] == seeds[net]
+        weights[net] = csg_mod.weights_of(csg_mod.load_trained_csg(str(d / "model.pt"))[0])["rec"]
+    base = p["train"]["seed"]
+    assert seeds[None] == {
+        "network": None,
+        "train": base,
+        "evaluation": p["evaluation"]["noise_seed"],
+    }
+    for net in (0, 1):
+        assert seeds[net]["network"] == net
+        assert seeds[net]["train"] == derive_seed(base, net)
+        assert seeds[net]["evaluation"] == derive_seed(p["evaluation"]["noise_seed"], net)
+    assert seeds[0]["train"] != seeds[1]["train"] != base
+
+    assert not np.array_equal(weights[0], weights[1])
+    assert not np.array_equal(weights[None], weights[0])

@@ -7,7 +7,9 @@ import re
 
 import pytest
 import yaml
-from conftest import copy_project, run, smoke_params
+from conftest import ROOT, copy_project, run, smoke_params
+
+from rnnlab.pipeline.dvcsync import generate, sync, wildcard_values
 
 pytestmark = pytest.mark.slow
 # stages that do not depend on the trained network
@@ -81,3 +83,97 @@ def test_dvc_repro_granularity_and_metrics_diff(tmp_path) -> None:
         for out in stages[name].get(key, [])
     ]
     assert "Nothing to be done" in run(["snakemake", "-n", *outputs], cwd=repo).stdout
+
+
+CONDENSE_PER_NETWORK = (
+    "condense_train_csg",
+    "condense_original",
+    "condense_size_sweep",
+    *(
+        f"condense_reduce_{m}"
+        for m in ("random", "pair_merge", "ls_prune", "svd", "iterative_merge")
+    ),
+)
+
+
+def _with_seeds(tmp_path, seeds: list[int]):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["condense"]["network_seeds"] = seeds
+    return generate(copy_project(tmp_path / f"seeds{'-'.join(map(str, seeds))}", params))
+
+
+def test_wildcard_rules_expand_into_one_stage_per_network(tmp_path) -> None:
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    seeds = yaml.safe_load((ROOT / "params.yaml").read_text())["condense"]["network_seeds"]
+    for rule in CONDENSE_PER_NETWORK:
+        assert rule not in stages
+        names = {s for s in stages if s.startswith(f"{rule}_net")}
+        assert names == {f"{rule}_net{n}" for n in seeds}
+        for n in seeds:  # each stage rebuilds only its own network's files
+            stage = stages[f"{rule}_net{n}"]
+            outs = stage["cmd"].split(" -- ")[1].split()
+            assert outs and all(o.startswith(f"results/condense/net{n}/") for o in outs)
+            deps = [d for d in stage["deps"] if d.startswith("results/")]
+            assert all(d.startswith(f"results/condense/net{n}/") for d in deps)
+    assert stages["condense_train_csg_net0"]["params"] == [
+        "condense.task",
+        "condense.model",
+        "condense.train",
+        "condense.evaluation",
+    ]
+    agg = stages["condense_aggregate"]
+    assert {f"results/condense/net{n}/svd/metrics.json" for n in seeds} <= set(agg["deps"])
+    assert {"results/condense/svd/metrics.json": {"cache": False}} in agg["metrics"]
+
+    # changing condense.network_seeds changes the stage set and nothing else
+    base = _with_seeds(tmp_path, [0, 1])["stages"]
+    other = _with_seeds(tmp_path, [0, 3])["stages"]
+    assert {s for s in base if s.endswith("_net1")} == {f"{r}_net1" for r in CONDENSE_PER_NETWORK}
+    assert set(base) - set(other) == {f"{r}_net1" for r in CONDENSE_PER_NETWORK}
+    assert set(other) - set(base) == {f"{r}_net3" for r in CONDENSE_PER_NETWORK}
+    for name in set(base) & set(other):
+        if name in ("condense_aggregate", "condense_summary", "fig_condense"):
+            assert base[name] != other[name]  # they read every network
+        else:  # network 0's stages and every other study's stages are untouched
+            assert base[name] == other[name], name
+
+
+def test_wildcard_values_must_be_listed_literally() -> None:
+    assert wildcard_values("r", "net", "0|1|12") == ["0", "1", "12"]
+    with pytest.raises(ValueError, match="needs wildcard_constraints listing its values"):
+        wildcard_values("r", "net", r"\d+")
+    with pytest.raises(ValueError, match="needs wildcard_constraints"):
+        wildcard_values("r", "net", None)
+    with pytest.raises(ValueError, match="lists a value twice"):
+        wildcard_values("r", "net", "0|0")
+
+
+def test_dvc_reruns_only_the_new_networks_stages(tmp_path) -> None:
+    """A DVC run of the condense study, then one more network: only that network's stages
+    and the across-network stages run; the existing networks and other studies do not."""
+    params = smoke_params()
+    repo = copy_project(tmp_path / "repo", params)
+    sync(repo)  # the smoke preset's two networks
+    run(["git", "init", "-q"], cwd=repo)
+    run(["git", "config", "user.email", "ci@rnnlab.invalid"], cwd=repo)
+    run(["git", "config", "user.name", "rnnlab ci"], cwd=repo)
+    run(["dvc", "init", "-q"], cwd=repo)
+    _commit(repo, "project")
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    condense = {s for s in stages if s.startswith(("condense_", "fig_condense"))}
+    assert len(condense) == 2 * len(CONDENSE_PER_NETWORK) + 3
+    assert _repro(repo, condense) == condense
+    _commit(repo, "two networks")
+
+    _set_param(repo, ("condense", "network_seeds"), [0, 1, 2])
+    sync(repo)
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    condense_now = {s for s in stages if s.startswith(("condense_", "fig_condense"))}
+    new = {f"{r}_net2" for r in CONDENSE_PER_NETWORK}
+    assert condense_now - condense == new
+    across = {"condense_aggregate", "condense_summary", "fig_condense"}
+    assert _repro(repo, condense_now) == new | across
+    agg = json.loads((repo / "results/condense/ls_prune/metrics.json").read_text())
+    assert agg["n_networks"] == 3 and set(agg["per_network"]) == {"0", "1", "2"}
+    status = run(["dvc", "status", *sorted(condense_now)], cwd=repo).stdout
+    assert "Data and pipelines are up to date" in status

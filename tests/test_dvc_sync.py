@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 from conftest import ROOT, copy_project
 
-from rnnlab.pipeline.dvcsync import generate, render, sync
+from rnnlab.pipeline.dvcsync import generate, load_rules, render, sync
 
 
 def test_committed_dvc_yaml_is_generated_from_snakefile() -> None:
@@ -22,8 +22,11 @@ def test_stages_mirror_rules_and_their_params() -> None:
     assert stages["train_zrnn"]["params"] == ["rhythm.task", "rhythm.zrnn"]
     assert stages["eval_zrnn"]["params"] == ["rhythm.zrnn_eval"]
     assert stages["fig_zrnn_outputs"]["params"] == ["rhythm.figures"]
-    for name, stage in stages.items():
-        assert stage["cmd"].startswith(f"snakemake --cores all --allowed-rules {name} -- ")
+    rule_of = {info.stage: info.name for info in load_rules(ROOT)}
+    assert set(rule_of) == set(stages)
+    for name, stage in stages.items():  # a wildcard rule's stages: <rule>_<wildcard><value>
+        assert name == rule_of[name] or name.startswith(f"{rule_of[name]}_")
+        assert stage["cmd"].startswith(f"snakemake --cores all --allowed-rules {rule_of[name]} -- ")
     # code deps are exact: the figure stage does not depend on the model code
     assert "src/rnnlab/models/ctrnn.py" in stages["train_zrnn"]["deps"]
     assert "src/rnnlab/models/ctrnn.py" not in stages["fig_zrnn_outputs"]["deps"]

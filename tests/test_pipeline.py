@@ -12,6 +12,8 @@ import torch
 import yaml
 from conftest import run, smoke_params
 
+from rnnlab.analysis.condense_aggregate import median_smallest
+from rnnlab.seeds import derive_seed
 from rnnlab.tasks.rhythm import RhythmTaskConfig, build_trials
 
 pytestmark = pytest.mark.slow
@@ -28,6 +30,18 @@ def _planned_jobs(work, overlay: dict | None = None, tmp_path=None) -> set[str]:
         return set()
     table = out.split("Job stats:")[1].split("total")[0]
     return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, re.M)} - {"all"}
+
+
+def _planned_counts(work, overlay: dict, tmp_path) -> dict[str, int]:
+    """Jobs per rule a dry run would execute with ``overlay`` (rule -> count)."""
+    path = tmp_path / "overlay.yaml"
+    path.write_text(yaml.safe_dump(overlay))
+    out = run(["snakemake", "-n", "--configfile", str(path)], cwd=work).stdout
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:")[1].split("total")[0]
+    found = re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)
+    return {m.group(1): int(m.group(2)) for m in found if m.group(1) != "all"}
 
 
 def test_outputs_and_metric_keys(smoke_run) -> None:
@@ -246,3 +260,100 @@ IZRNN_ZRNN_JOBS = {"train_izrnn_zrnn", "eval_izrnn_zrnn"}
 )
 def test_param_edits_rerun_only_downstream(smoke_run, tmp_path, overlay, expected) -> None:
     assert _planned_jobs(smoke_run, overlay, tmp_path) == expected
+
+
+CONDENSE_METHODS = ("random", "pair_merge", "ls_prune", "svd", "iterative_merge")
+CONDENSE_PER_NETWORK = {
+    "condense_train_csg",
+    "condense_original",
+    "condense_size_sweep",
+    *(f"condense_reduce_{m}" for m in CONDENSE_METHODS),
+}
+CONDENSE_ACROSS = {"condense_aggregate", "condense_summary", "fig_condense"}
+
+
+def test_condense_outputs_cover_every_network(smoke_run) -> None:
+    params = smoke_params()["condense"]
+    nets = [str(n) for n in params["network_seeds"]]
+    assert nets == ["0", "1"]
+    res = smoke_run / "results/condense"
+    for net in nets:  # each network's draws derive from (base seed, network seed)
+        seeds = json.loads((res / f"net{net}/csg/metrics.json").read_text())["seeds"]
+        assert seeds["train"] == derive_seed(params["train"]["seed"], int(net))
+        assert seeds["evaluation"] == derive_seed(params["evaluation"]["noise_seed"], int(net))
+        sweep = json.loads((res / f"net{net}/size_sweep/metrics.json").read_text())
+        assert sweep["seeds"]["size_sweep"] == derive_seed(params["size_sweep"]["seed"], int(net))
+        assert sweep["sizes"] == params["size_sweep"]["sizes"]
+    # two independently trained networks, not one network reused
+    assert (res / "net0/csg/model.pt").read_bytes() != (res / "net1/csg/model.pt").read_bytes()
+    summary = json.loads((res / "summary/metrics.json").read_text())
+    assert summary["n_networks"] == 2 and summary["networks"] == [0, 1]
+    assert set(summary["original_pairwise"]) == {"0-1"}
+    cka = summary["original_pairwise"]["0-1"]["cka"]
+    assert 0.0 <= cka <= 1.0 + 1e-9 and summary["original_cka_median"] == pytest.approx(cka)
+    assert set(summary["size_sweep_classes"]) == set(nets)
+    table = pd.read_csv(res / "summary/networks.csv")
+    assert len(table) == 2 * len(CONDENSE_METHODS)
+    for method in CONDENSE_METHODS:
+        agg = json.loads((res / f"{method}/metrics.json").read_text())
+        per = {n: json.loads((res / f"net{n}/{method}/metrics.json").read_text()) for n in nets}
+        # contract keys, now across networks
+        assert agg["n_networks"] == 2 and set(agg["per_network"]) == set(nets)
+        smallest = [per[n]["smallest_units_within_10pct"] for n in nets]
+        scales = [per[n]["still_scales"] for n in nets]
+        for n in nets:
+            assert agg["per_network"][n]["smallest_units_within_10pct"] == smallest[int(n)]
+            assert agg["per_network"][n]["still_scales"] == scales[int(n)]
+            assert per[n]["seeds"]["finetune"] == derive_seed(params["finetune"]["seed"], int(n))
+        assert agg["smallest_units_within_10pct"] == median_smallest(smallest)
+        if None not in smallest:
+            assert agg["smallest_units_within_10pct"] == pytest.approx(sum(smallest) / 2)
+        assert agg["still_scales"] is all(scales)  # strict majority of two = both
+        assert agg["fraction_within"] == pytest.approx(sum(v is not None for v in smallest) / 2)
+        assert agg["fraction_still_scales"] == pytest.approx(sum(scales) / 2)
+        rows = table[table["method"] == method].sort_values("network")
+        assert list(rows["network"]) == [0, 1]
+        row = summary["methods"][method]
+        assert row["n_networks"] == 2 and row["n_still_scales"] == sum(scales)
+    for name in (
+        "performance",
+        "similarity",
+        "ramps_pca",
+        "fixed_points",
+        "size_sweep",
+        "networks",
+    ):
+        png = res / f"figures/condense_{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the single-network layout is gone
+    for old in ("csg", "original", "size_sweep"):
+        assert not (res / old).exists()
+
+
+@pytest.mark.parametrize(
+    ("overlay", "expected"),
+    [
+        # a new network runs only its own stages plus the across-network ones
+        (
+            {"condense": {"network_seeds": [0, 1, 2]}},
+            {**{r: 1 for r in CONDENSE_PER_NETWORK}, **{r: 1 for r in CONDENSE_ACROSS}},
+        ),
+        # dropping a network recomputes only the across-network stages
+        ({"condense": {"network_seeds": [1]}}, {r: 1 for r in CONDENSE_ACROSS}),
+        # one method's params: that method for every network, then the aggregates
+        (
+            {"condense": {"reduce": {"svd": {"ranks": [3, 2]}}}},
+            {"condense_reduce_svd": 2, **{r: 1 for r in CONDENSE_ACROSS}},
+        ),
+        # training: everything of the study for both networks, nothing of any other study
+        (
+            {"condense": {"train": {"lr": 0.003}}},
+            {**{r: 2 for r in CONDENSE_PER_NETWORK}, **{r: 1 for r in CONDENSE_ACROSS}},
+        ),
+        ({"condense": {"figures": {"dpi": 61}}}, {"fig_condense": 1}),
+    ],
+)
+def test_condense_param_edits_rerun_only_their_networks(
+    smoke_run, tmp_path, overlay, expected
+) -> None:
+    assert _planned_counts(smoke_run, overlay, tmp_path) == expected

@@ -1,31 +1,40 @@
 # Condense study (issue 9, seed 004; reference condense.md §1-3): can a trained Cue-Set-Go
-# RNN be shrunk to a small circuit that keeps its solution?
+# RNN be shrunk to a small circuit that keeps its solution? Every network in
+# condense.network_seeds is trained, condensed and swept on its own
+# (results/condense/net<n>/...); condense_aggregate and condense_summary combine them.
 
 CONDENSE_METHODS = ["random", "pair_merge", "ls_prune", "svd", "iterative_merge"]
+CONDENSE_NETS = [str(s) for s in config["condense"]["network_seeds"]]
+# {net} takes exactly the listed seeds; rnnlab dvc-sync expands each rule into one stage
+# per value (condense_train_csg_net0, ...), so the constraint must list them literally
+CONDENSE_NET_PATTERN = "|".join(CONDENSE_NETS)
+CONDENSE_FIGURES = [
+    "performance",
+    "similarity",
+    "ramps_pca",
+    "fixed_points",
+    "size_sweep",
+    "networks",
+]
 
 CONDENSE_TARGETS = [
-    "results/condense/csg/metrics.json",
-    "results/condense/original/metrics.json",
     *expand("results/condense/{method}/metrics.json", method=CONDENSE_METHODS),
-    "results/condense/size_sweep/metrics.json",
     "results/condense/summary/metrics.json",
-    "results/condense/figures/condense_performance.png",
-    "results/condense/figures/condense_similarity.png",
-    "results/condense/figures/condense_ramps_pca.png",
-    "results/condense/figures/condense_fixed_points.png",
-    "results/condense/figures/condense_size_sweep.png",
+    *expand("results/condense/figures/condense_{name}.png", name=CONDENSE_FIGURES),
 ]
 
 
 rule condense_train_csg:
     output:
-        checkpoint="results/condense/csg/model.pt",
-        curve="results/condense/csg/loss_curve.csv",
-        metrics="results/condense/csg/metrics.json",
+        checkpoint="results/condense/net{net}/csg/model.pt",
+        curve="results/condense/net{net}/csg/loss_curve.csv",
+        metrics="results/condense/net{net}/csg/metrics.json",
     log:
-        "logs/condense/condense_train_csg.log",
+        "logs/condense/condense_train_csg_net{net}.log",
     benchmark:
-        "logs/condense/condense_train_csg.benchmark.tsv"
+        "logs/condense/condense_train_csg_net{net}.benchmark.tsv"
+    wildcard_constraints:
+        net=CONDENSE_NET_PATTERN,
     conda:
         "../../envs/rnnlab.yaml"
     threads: 1
@@ -43,12 +52,14 @@ rule condense_train_csg:
 
 rule condense_original:
     input:
-        checkpoint="results/condense/csg/model.pt",
+        checkpoint="results/condense/net{net}/csg/model.pt",
     output:
-        metrics="results/condense/original/metrics.json",
-        arrays="results/condense/original/arrays.npz",
+        metrics="results/condense/net{net}/original/metrics.json",
+        arrays="results/condense/net{net}/original/arrays.npz",
     log:
-        "logs/condense/condense_original.log",
+        "logs/condense/condense_original_net{net}.log",
+    wildcard_constraints:
+        net=CONDENSE_NET_PATTERN,
     conda:
         "../../envs/rnnlab.yaml"
     threads: 1
@@ -62,19 +73,22 @@ rule condense_original:
         "../scripts/condense_original.py"
 
 
-# One rule per reduction method (explicit, no wildcards: dvc-sync maps rules to stages).
+# One rule per reduction method (each reads its own params section; dvc-sync expands
+# each over the networks).
 rule condense_reduce_random:
     input:
-        checkpoint="results/condense/csg/model.pt",
-        original="results/condense/original/metrics.json",
+        checkpoint="results/condense/net{net}/csg/model.pt",
+        original="results/condense/net{net}/original/metrics.json",
     output:
-        metrics="results/condense/random/metrics.json",
-        curve="results/condense/random/curve.csv",
-        arrays="results/condense/random/arrays.npz",
+        metrics="results/condense/net{net}/random/metrics.json",
+        curve="results/condense/net{net}/random/curve.csv",
+        arrays="results/condense/net{net}/random/arrays.npz",
     log:
-        "logs/condense/condense_reduce_random.log",
+        "logs/condense/condense_reduce_random_net{net}.log",
     benchmark:
-        "logs/condense/condense_reduce_random.benchmark.tsv"
+        "logs/condense/condense_reduce_random_net{net}.benchmark.tsv"
+    wildcard_constraints:
+        net=CONDENSE_NET_PATTERN,
     conda:
         "../../envs/rnnlab.yaml"
     threads: 1
@@ -93,16 +107,18 @@ rule condense_reduce_random:
 
 rule condense_reduce_pair_merge:
     input:
-        checkpoint="results/condense/csg/model.pt",
-        original="results/condense/original/metrics.json",
+        checkpoint="results/condense/net{net}/csg/model.pt",
+        original="results/condense/net{net}/original/metrics.json",
     output:
-        metrics="results/condense/pair_merge/metrics.json",
-        curve="results/condense/pair_merge/curve.csv",
-        arrays="results/condense/pair_merge/arrays.npz",
+        metrics="results/condense/net{net}/pair_merge/metrics.json",
+        curve="results/condense/net{net}/pair_merge/curve.csv",
+        arrays="results/condense/net{net}/pair_merge/arrays.npz",
     log:
-        "logs/condense/condense_reduce_pair_merge.log",
+        "logs/condense/condense_reduce_pair_merge_net{net}.log",
     benchmark:
-        "logs/condense/condense_reduce_pair_merge.benchmark.tsv"
+        "logs/condense/condense_reduce_pair_merge_net{net}.benchmark.tsv"
+    wildcard_constraints:
+        net=CONDENSE_NET_PATTERN,
     conda:
         "../../envs/rnnlab.yaml"
     threads: 1
@@ -121,16 +137,18 @@ rule condense_reduce_pair_merge:
 
 rule condense_reduce_ls_prune:
     input:
-        checkpoint="results/condense/csg/model.pt",
-        original="results/condense/original/metrics.json",
+        checkpoint="results/condense/net{net}/csg/model.pt",
+        original="results/condense/net{net}/original/metrics.json",
     output:
-        metrics="results/condense/ls_prune/metrics.json",
-        curve="results/condense/ls_prune/curve.csv",
-        arrays="results/condense/ls_prune/arrays.npz",
+        metrics="results/condense/net{net}/ls_prune/metrics.json",
+        curve="results/condense/net{net}/ls_prune/curve.csv",
+        arrays="results/condense/net{net}/ls_prune/arrays.npz",
     log:
-        "logs/condense/condense_reduce_ls_prune.log",
+        "logs/condense/condense_reduce_ls_prune_net{net}.log",
     benchmark:
-        "logs/condense/condense_reduce_ls_prune.benchmark.tsv"
+        "logs/condense/condense_reduce_ls_prune_net{net}.benchmark.tsv"
+    wildcard_constraints:
+        net=CONDENSE_NET_PATTERN,
     conda:
         "../../envs/rnnlab.yaml"
     threads: 1
@@ -149,16 +167,18 @@ rule condense_reduce_ls_prune:
 
 rule condense_reduce_svd:
     input:
-        checkpoint="results/condense/csg/model.pt",
-        original="results/condense/original/metrics.json",
+        checkpoint="results/condense/net{net}/csg/model.pt",
+        original="results/condense/net{net}/original/metrics.json",
     output:
-        metrics="results/condense/svd/metrics.json",
-        curve="results/condense/svd/curve.csv",
-        arrays="results/condense/svd/arrays.npz",
+        metrics="results/condense/net{net}/svd/metrics.json",
+        curve="results/condense/net{net}/svd/curve.csv",
+        arrays="results/condense/net{net}/svd/arrays.npz",
     log:
-        "logs/condense/condense_reduce_svd.log",
+        "logs/condense/condense_reduce_svd_net{net}.log",
     benchmark:
-        "logs/condense/condense_reduce_svd.benchmark.tsv"
+        "logs/condense/condense_reduce_svd_net{net}.benchmark.tsv"
+    wildcard_constraints:
+        net=CONDENSE_NET_PATTERN,
     conda:
         "../../envs/rnnlab.yaml"
     threads: 1
@@ -177,16 +197,18 @@ rule condense_reduce_svd:
 
 rule condense_reduce_iterative_merge:
     input:
-        checkpoint="results/condense/csg/model.pt",
-        original="results/condense/original/metrics.json",
+        checkpoint="results/condense/net{net}/csg/model.pt",
+        original="results/condense/net{net}/original/metrics.json",
     output:
-        metrics="results/condense/iterative_merge/metrics.json",
-        curve="results/condense/iterative_merge/curve.csv",
-        arrays="results/condense/iterative_merge/arrays.npz",
+        metrics="results/condense/net{net}/iterative_merge/metrics.json",
+        curve="results/condense/net{net}/iterative_merge/curve.csv",
+        arrays="results/condense/net{net}/iterative_merge/arrays.npz",
     log:
-        "logs/condense/condense_reduce_iterative_merge.log",
+        "logs/condense/condense_reduce_iterative_merge_net{net}.log",
     benchmark:
-        "logs/condense/condense_reduce_iterative_merge.benchmark.tsv"
+        "logs/condense/condense_reduce_iterative_merge_net{net}.benchmark.tsv"
+    wildcard_constraints:
+        net=CONDENSE_NET_PATTERN,
     conda:
         "../../envs/rnnlab.yaml"
     threads: 1
@@ -205,14 +227,16 @@ rule condense_reduce_iterative_merge:
 
 rule condense_size_sweep:
     output:
-        metrics="results/condense/size_sweep/metrics.json",
-        table="results/condense/size_sweep/sizes.csv",
-        arrays="results/condense/size_sweep/arrays.npz",
-        models="results/condense/size_sweep/models.pt",
+        metrics="results/condense/net{net}/size_sweep/metrics.json",
+        table="results/condense/net{net}/size_sweep/sizes.csv",
+        arrays="results/condense/net{net}/size_sweep/arrays.npz",
+        models="results/condense/net{net}/size_sweep/models.pt",
     log:
-        "logs/condense/condense_size_sweep.log",
+        "logs/condense/condense_size_sweep_net{net}.log",
     benchmark:
-        "logs/condense/condense_size_sweep.benchmark.tsv"
+        "logs/condense/condense_size_sweep_net{net}.benchmark.tsv"
+    wildcard_constraints:
+        net=CONDENSE_NET_PATTERN,
     conda:
         "../../envs/rnnlab.yaml"
     threads: 1
@@ -230,14 +254,40 @@ rule condense_size_sweep:
         "../scripts/condense_size_sweep.py"
 
 
+# The results-contract files results/condense/<method>/metrics.json: across-network medians,
+# majorities and each network's own answer.
+rule condense_aggregate:
+    input:
+        metrics=expand(
+            "results/condense/net{net}/{method}/metrics.json",
+            net=CONDENSE_NETS,
+            method=CONDENSE_METHODS,
+        ),
+    output:
+        metrics=expand("results/condense/{method}/metrics.json", method=CONDENSE_METHODS),
+    log:
+        "logs/condense/condense_aggregate.log",
+    conda:
+        "../../envs/rnnlab.yaml"
+    threads: 1
+    resources:
+        runtime=5,
+        mem_mb=1000,
+    script:
+        "../scripts/condense_aggregate.py"
+
+
 rule condense_summary:
     input:
-        checkpoint="results/condense/csg/model.pt",
-        sweep_models="results/condense/size_sweep/models.pt",
+        checkpoints=expand("results/condense/net{net}/csg/model.pt", net=CONDENSE_NETS),
+        originals=expand("results/condense/net{net}/original/metrics.json", net=CONDENSE_NETS),
+        sweep_metrics=expand("results/condense/net{net}/size_sweep/metrics.json", net=CONDENSE_NETS),
+        sweep_models=expand("results/condense/net{net}/size_sweep/models.pt", net=CONDENSE_NETS),
         metrics=expand("results/condense/{method}/metrics.json", method=CONDENSE_METHODS),
     output:
         metrics="results/condense/summary/metrics.json",
         table="results/condense/summary/methods.csv",
+        networks="results/condense/summary/networks.csv",
     log:
         "logs/condense/condense_summary.log",
     conda:
@@ -255,15 +305,27 @@ rule condense_summary:
 rule fig_condense:
     input:
         summary="results/condense/summary/metrics.json",
-        csg="results/condense/csg/metrics.json",
-        original="results/condense/original/metrics.json",
-        original_arrays="results/condense/original/arrays.npz",
-        metrics=expand("results/condense/{method}/metrics.json", method=CONDENSE_METHODS),
-        curves=expand("results/condense/{method}/curve.csv", method=CONDENSE_METHODS),
-        arrays=expand("results/condense/{method}/arrays.npz", method=CONDENSE_METHODS),
-        sweep="results/condense/size_sweep/metrics.json",
-        sweep_table="results/condense/size_sweep/sizes.csv",
-        sweep_arrays="results/condense/size_sweep/arrays.npz",
+        aggregates=expand("results/condense/{method}/metrics.json", method=CONDENSE_METHODS),
+        csg=expand("results/condense/net{net}/csg/metrics.json", net=CONDENSE_NETS),
+        originals=expand("results/condense/net{net}/original/metrics.json", net=CONDENSE_NETS),
+        original_arrays=expand("results/condense/net{net}/original/arrays.npz", net=CONDENSE_NETS),
+        metrics=expand(
+            "results/condense/net{net}/{method}/metrics.json",
+            net=CONDENSE_NETS,
+            method=CONDENSE_METHODS,
+        ),
+        curves=expand(
+            "results/condense/net{net}/{method}/curve.csv",
+            net=CONDENSE_NETS,
+            method=CONDENSE_METHODS,
+        ),
+        arrays=expand(
+            "results/condense/net{net}/{method}/arrays.npz",
+            net=CONDENSE_NETS,
+            method=CONDENSE_METHODS,
+        ),
+        sweeps=expand("results/condense/net{net}/size_sweep/metrics.json", net=CONDENSE_NETS),
+        sweep_tables=expand("results/condense/net{net}/size_sweep/sizes.csv", net=CONDENSE_NETS),
     output:
         performance=report(
             "results/condense/figures/condense_performance.png",
@@ -295,6 +357,12 @@ rule fig_condense:
             category="Condense",
             subcategory="Size sweep",
         ),
+        networks=report(
+            "results/condense/figures/condense_networks.png",
+            caption="../report/condense_networks.rst",
+            category="Condense",
+            subcategory="Reduction",
+        ),
     log:
         "logs/condense/fig_condense.log",
     conda:
@@ -304,5 +372,6 @@ rule fig_condense:
         mem_mb=2000,
     params:
         figures=section("condense/figures"),
+        network_seeds=section("condense/network_seeds"),
     script:
         "../scripts/condense_figures.py"

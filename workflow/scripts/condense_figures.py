@@ -10,23 +10,23 @@ inputs = {
     k: getattr(snakemake.input, k)
     for k in (
         "summary",
+        "aggregates",
         "csg",
-        "original",
+        "originals",
         "original_arrays",
         "metrics",
         "curves",
         "arrays",
-        "sweep",
-        "sweep_table",
-        "sweep_arrays",
+        "sweeps",
+        "sweep_tables",
     )
 }
 outputs = {
     k: getattr(snakemake.output, k)
-    for k in ("performance", "similarity", "ramps_pca", "fixed_points", "size_sweep")
+    for k in ("performance", "similarity", "ramps_pca", "fixed_points", "size_sweep", "networks")
 }
 condense_figures(
-    methods=[Path(p).parent.name for p in snakemake.input.metrics],
+    methods=[Path(p).parent.name for p in snakemake.input.aggregates],
     inputs=inputs,
     outputs=outputs,
     dpi=int(snakemake.params.figures["dpi"]),

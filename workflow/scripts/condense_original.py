@@ -10,4 +10,5 @@ original_stage(
     checkpoint_path=snakemake.input.checkpoint,
     metrics_path=snakemake.output.metrics,
     arrays_path=snakemake.output.arrays,
+    network_seed=int(snakemake.wildcards.net),
 )

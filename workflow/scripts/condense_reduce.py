@@ -7,7 +7,7 @@ from rnnlab.pipeline.logs import setup_logging
 
 setup_logging(snakemake.log[0])
 reduce_stage(
-    Path(snakemake.output.metrics).parent.name,  # results/condense/<method>/metrics.json
+    Path(snakemake.output.metrics).parent.name,  # results/condense/net<n>/<method>/metrics.json
     snakemake.params.method,
     snakemake.params.finetune,
     snakemake.params.evaluation,
@@ -18,4 +18,5 @@ reduce_stage(
     metrics_path=snakemake.output.metrics,
     curve_path=snakemake.output.curve,
     arrays_path=snakemake.output.arrays,
+    network_seed=int(snakemake.wildcards.net),
 )

@@ -15,4 +15,5 @@ size_sweep_stage(
     table_path=snakemake.output.table,
     arrays_path=snakemake.output.arrays,
     models_path=snakemake.output.models,
+    network_seed=int(snakemake.wildcards.net),
 )

@@ -15,4 +15,5 @@ train_stage(
     curve_path=snakemake.output.curve,
     metrics_path=snakemake.output.metrics,
     resume_path=str(Path(snakemake.output.checkpoint).with_name("resume.pt")),
+    network_seed=int(snakemake.wildcards.net),
 )

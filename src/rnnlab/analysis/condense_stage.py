@@ -1,15 +1,22 @@
 """Stage functions of the condense study (issue 9; reference condense.md §1–3).
 
 - :func:`train_stage` — train the Cue-Set-Go network, write checkpoint, curve and
-  behaviour metrics (``results/condense/csg``);
+  behaviour metrics (``results/condense/net<n>/csg``);
 - :func:`original_stage` — the full battery on the trained network (``.../original``);
 - :func:`reduce_stage` — one reduction method swept over sizes, before and after
   fine-tuning, similarity to the original at every size, the full battery on the smallest
   network that keeps the task (``.../<method>``);
 - :func:`size_sweep_stage` — networks trained from scratch at several sizes, each
   classified by the same battery (``.../size_sweep``);
-- :func:`summary_stage` — one table over methods and the seed-to-seed similarity baseline
-  (``.../summary``).
+
+The across-network stages live in :mod:`rnnlab.analysis.condense_aggregate` and
+:mod:`rnnlab.analysis.condense_summary`.
+
+Every per-network stage takes ``network_seed``: each of its seeds (training, fine-tuning,
+reduction, size sweep, fixed-point starts, evaluation noise) is then derived from the
+params' base seed and the network seed (:func:`rnnlab.seeds.derive_seed`) and recorded
+under ``seeds`` in the stage's metrics; ``network_seed=None`` uses the params' seeds as
+they are (one network).
 
 Task error (the quantity the 10 % criterion uses) is the noise-free mean absolute
 relative interval error over the trained and interpolated intervals (no-cross = 100 %).
@@ -46,13 +53,13 @@ from rnnlab.analysis.condense_battery import (
 )
 from rnnlab.io import (
     atomic_write_npz,
-    load_checkpoint,
     read_json,
     save_checkpoint,
     write_csv,
     write_json,
 )
 from rnnlab.models.ctrnn import CTRNN
+from rnnlab.seeds import with_network_seed
 from rnnlab.tasks.cue_set_go import CSGTaskConfig
 from rnnlab.train.csg import (
     CSGModelSettings,
@@ -79,7 +86,44 @@ CURVE_COLUMNS = [
 ]
 
 
+# where each params section keeps its seed (dotted path inside the section)
+SEED_PATHS = {
+    "train": "seed",
+    "finetune": "seed",
+    "evaluation": "noise_seed",
+    "battery": "fixed_points.seed",
+    "size_sweep": "seed",
+    "method": "seed",
+}
+
+
 # --- helpers ------------------------------------------------------------------------------
+def network_sections(
+    network_seed: int | None, **sections: dict[str, Any]
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Copies of ``sections`` with their seeds derived for ``network_seed`` and the record
+    of every seed used: ({name: section}, {"network": n, name: seed, ...})."""
+    out: dict[str, dict[str, Any]] = {}
+    record: dict[str, Any] = {"network": network_seed}
+    for name, section in sections.items():
+        path = SEED_PATHS.get(name)
+        if path is None or _lookup(section, path) is None:  # e.g. a method without a seed
+            out[name] = copy.deepcopy(dict(section))
+            continue
+        out[name] = with_network_seed(section, path, network_seed)
+        record[name] = int(_lookup(out[name], path))
+    return out, record
+
+
+def _lookup(section: dict[str, Any], path: str) -> Any:
+    node: Any = section
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
 def _intervals(task: CSGTaskConfig, evaluation: dict[str, Any]) -> dict[str, np.ndarray]:
     trained = np.asarray(task.train_intervals_ms, dtype=np.float64)
     interp = np.asarray(evaluation["interp_intervals_ms"], dtype=np.float64)
@@ -197,17 +241,17 @@ def network_battery(
     return metrics, arrays
 
 
-def _reference(model: CTRNN, task: CSGTaskConfig, evaluation: dict[str, Any]) -> np.ndarray:
+def reference_rates(model: CTRNN, task: CSGTaskConfig, evaluation: dict[str, Any]) -> np.ndarray:
     """Noise-free rates on the trained intervals, aligned for CKA / Procrustes comparison."""
     run = run_network(model, task, _intervals(task, evaluation)["trained"])
     return aligned_rates(run, task.dt_ms, int(evaluation["align_stride"]))
 
 
-def _similarity(
+def similarity_to_reference(
     ref_rates: np.ndarray, model: CTRNN, task: CSGTaskConfig, evaluation: dict[str, Any]
 ) -> tuple[float, float]:
     """CKA and angular Procrustes distance of ``model`` to the reference aligned rates."""
-    y = _reference(model, task, evaluation)
+    y = reference_rates(model, task, evaluation)
     return linear_cka(ref_rates, y), procrustes_distance(ref_rates, y)["angular"]
 
 
@@ -254,8 +298,11 @@ def train_stage(
     curve_path: str,
     metrics_path: str,
     resume_path: str | None = None,
+    network_seed: int | None = None,
 ) -> dict[str, Any]:
     """Stage ``condense_train_csg``: the original network and its behaviour."""
+    sec, seeds = network_sections(network_seed, train=train_params, evaluation=evaluation)
+    train_params, evaluation = sec["train"], sec["evaluation"]
     task = CSGTaskConfig.from_params(task_params)
     model, train_metrics, _ = train_csg(
         task,
@@ -266,7 +313,7 @@ def train_stage(
         resume_path=resume_path,
     )
     beh = behaviour_block(model, task, evaluation)
-    metrics = {"train": train_metrics, "units": int(model.config.n_hidden), **beh}
+    metrics = {"seeds": seeds, "train": train_metrics, "units": int(model.config.n_hidden), **beh}
     write_json(metrics_path, metrics)
     return metrics
 
@@ -278,12 +325,16 @@ def original_stage(
     checkpoint_path: str,
     metrics_path: str,
     arrays_path: str,
+    network_seed: int | None = None,
 ) -> dict[str, Any]:
     """Stage ``condense_original``: the full battery on the trained network."""
+    sec, seeds = network_sections(network_seed, evaluation=evaluation, battery=battery)
+    evaluation, battery = sec["evaluation"], sec["battery"]
     torch.set_num_threads(1)
     model, task, _ = load_trained_csg(checkpoint_path)
     m, arrays = network_battery(model, task, evaluation, battery)
     m["units"] = int(model.config.n_hidden)
+    m["seeds"] = seeds
     write_json(metrics_path, m)
     atomic_write_npz(arrays_path, arrays)
     return m
@@ -309,8 +360,8 @@ def _sweep_rows(
 
     def record(size: int, before: CTRNN, after: CTRNN) -> None:
         eb, ea = task_error(before, task, evaluation), task_error(after, task, evaluation)
-        cb, pb = _similarity(ref, before, task, evaluation)
-        ca, pa = _similarity(ref, after, task, evaluation)
+        cb, pb = similarity_to_reference(ref, before, task, evaluation)
+        ca, pa = similarity_to_reference(ref, after, task, evaluation)
         rows.append(
             {
                 "size": size,
@@ -408,18 +459,28 @@ def reduce_stage(
     metrics_path: str,
     curve_path: str,
     arrays_path: str,
+    network_seed: int | None = None,
 ) -> dict[str, Any]:
     """Stage ``condense_reduce`` for one method: sweep sizes, pick the smallest network
     within tolerance (after fine-tuning), run the battery on it."""
     if method not in METHODS:
         raise ValueError(f"unknown reduction method {method!r}; choose from {METHODS}")
+    sec, seeds = network_sections(
+        network_seed,
+        method=method_params,
+        finetune=finetune,
+        evaluation=evaluation,
+        battery=battery,
+    )
+    method_params, finetune = sec["method"], sec["finetune"]
+    evaluation, battery = sec["evaluation"], sec["battery"]
     torch.set_num_threads(int(finetune["threads"]))
     start = time.perf_counter()
     model, task, _ = load_trained_csg(checkpoint_path)
     original = read_json(original_metrics_path)
     err0 = task_error(model, task, evaluation)
     thr = _threshold(err0, criterion)
-    ref = _reference(model, task, evaluation)
+    ref = reference_rates(model, task, evaluation)
     rows, nets = _sweep_rows(method, method_params, model, task, evaluation, finetune, thr, ref)
     write_csv(curve_path, rows, CURVE_COLUMNS)
 
@@ -434,10 +495,12 @@ def reduce_stage(
     chosen = s_after if s_after is not None else int(best_row["size"])
     net = nets[chosen]
     bm, arrays = network_battery(net, task, evaluation, battery)
-    cka, proc = _similarity(ref, net, task, evaluation)
+    cka, proc = similarity_to_reference(ref, net, task, evaluation)
     still = bool(s_after is not None and bm["solution_class"] == "scaling")
     metrics = {
         "method": method,
+        "network_seed": network_seed,
+        "seeds": seeds,
         "size_axis": "rank of W_rec" if method == "svd" else "units",
         "original_units": int(model.config.n_hidden),
         "original_task_error": err0,
@@ -470,12 +533,17 @@ def size_sweep_stage(
     table_path: str,
     arrays_path: str,
     models_path: str | None = None,
+    network_seed: int | None = None,
 ) -> dict[str, Any]:
     """Stage ``condense_size_sweep``: train from scratch at each size, classify each.
 
     With ``models_path`` every trained network is saved (one checkpoint file holding all
     sizes) so that :func:`summary_stage` can compare them with the original.
     """
+    sec, seeds = network_sections(
+        network_seed, size_sweep=sweep, evaluation=evaluation, battery=battery
+    )
+    sweep, evaluation, battery = sec["size_sweep"], sec["evaluation"], sec["battery"]
     task = CSGTaskConfig.from_params(task_params)
     rows, per_size, arrays, models = [], {}, {}, {}
     for size in [int(s) for s in sweep["sizes"]]:
@@ -507,6 +575,7 @@ def size_sweep_stage(
     write_csv(table_path, rows, list(rows[0].keys()) if rows else ["units"])
     classes = [r["solution_class"] for r in rows]
     metrics = {
+        "seeds": seeds,
         "sizes": [r["units"] for r in rows],
         "classes": classes,
         "class_changes_with_size": len(set(classes)) > 1,
@@ -519,59 +588,4 @@ def size_sweep_stage(
     atomic_write_npz(arrays_path, {**arrays, "sizes": np.asarray(metrics["sizes"])})
     if models_path is not None:
         save_checkpoint(models_path, {"task_config": task.to_dict(), "models": models})
-    return metrics
-
-
-def summary_stage(
-    evaluation: dict[str, Any],
-    *,
-    checkpoint_path: str,
-    sweep_models_path: str,
-    method_metrics_paths: dict[str, str],
-    metrics_path: str,
-    table_path: str,
-) -> dict[str, Any]:
-    """Stage ``condense_summary``: one table of the methods, plus the seed-to-seed baseline.
-
-    Networks trained from scratch with another seed (the size sweep) are compared with the
-    original by the same CKA / Procrustes measure, so a reduced network's similarity can be
-    read against how different two independently trained networks already are
-    (condense.md §6: solutions vary across seeds).
-    """
-    torch.set_num_threads(1)
-    model, task, _ = load_trained_csg(checkpoint_path)
-    ref = _reference(model, task, evaluation)
-    payload = load_checkpoint(sweep_models_path)
-    baseline = {}
-    for key, ck in payload["models"].items():
-        net = CTRNN.from_checkpoint(ck)
-        net.eval()
-        cka, proc = _similarity(ref, net, task, evaluation)
-        baseline[key[1:]] = {"cka": cka, "procrustes": proc}
-    n0 = str(int(model.config.n_hidden))
-    rows = []
-    for method, path in method_metrics_paths.items():
-        m = read_json(path)
-        sel = m["selected"]
-        rows.append(
-            {
-                "method": method,
-                "size_axis": m["size_axis"],
-                "smallest_units_within_10pct": m["smallest_units_within_10pct"],
-                "smallest_before_finetune": m["smallest_units_within_10pct_before_finetune"],
-                "still_scales": m["still_scales"],
-                "solution_class": sel["solution_class"],
-                "task_error": sel["mare"],
-                "cka_to_original": sel["cka_to_original"],
-                "procrustes_to_original": sel["procrustes_to_original"],
-            }
-        )
-    write_csv(table_path, rows, list(rows[0].keys()))
-    metrics = {
-        "original_units": int(n0),
-        "seed_baseline": baseline,
-        "seed_baseline_same_size": baseline.get(n0),
-        "methods": {r["method"]: r for r in rows},
-    }
-    write_json(metrics_path, metrics)
     return metrics
