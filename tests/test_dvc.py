@@ -37,13 +37,18 @@ def _commit(repo, message: str) -> None:
     run(["git", "commit", "-qm", message], cwd=repo)
 
 
-def test_dvc_repro_granularity_and_metrics_diff(tmp_path) -> None:
-    repo = copy_project(tmp_path / "repo", smoke_params())
+def _init_git_dvc(repo) -> None:
+    """A fresh git + DVC repository holding the project copy as its first commit."""
     run(["git", "init", "-q"], cwd=repo)
     run(["git", "config", "user.email", "ci@rnnlab.invalid"], cwd=repo)
     run(["git", "config", "user.name", "rnnlab ci"], cwd=repo)
     run(["dvc", "init", "-q"], cwd=repo)
     _commit(repo, "project")
+
+
+def test_dvc_repro_granularity_and_metrics_diff(tmp_path) -> None:
+    repo = copy_project(tmp_path / "repo", smoke_params())
+    _init_git_dvc(repo)
 
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     everything = set(stages)
@@ -154,11 +159,7 @@ def test_dvc_reruns_only_the_new_networks_stages(tmp_path) -> None:
     params = smoke_params()
     repo = copy_project(tmp_path / "repo", params)
     sync(repo)  # the smoke preset's two networks
-    run(["git", "init", "-q"], cwd=repo)
-    run(["git", "config", "user.email", "ci@rnnlab.invalid"], cwd=repo)
-    run(["git", "config", "user.name", "rnnlab ci"], cwd=repo)
-    run(["dvc", "init", "-q"], cwd=repo)
-    _commit(repo, "project")
+    _init_git_dvc(repo)
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     condense = {s for s in stages if s.startswith(("condense_", "fig_condense"))}
     assert len(condense) == 2 * len(CONDENSE_PER_NETWORK) + 3
