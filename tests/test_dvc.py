@@ -74,13 +74,14 @@ def _adopt_smoke_outputs(repo, smoke_run, stages: dict, names: set[str]) -> None
     """Copy the named stages' outputs from the session's smoke run (same params) and record
     them in dvc.lock with `dvc commit`, as if DVC had run them: the DVC tests then spend their
     time on the reruns they check, not on recomputing the smoke study stage by stage."""
-    for out in _outputs(stages, names):
+    outputs = _outputs(stages, names)
+    for out in outputs:
         (repo / out).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(smoke_run / out, repo / out)
     in_file = set(yaml.safe_load((repo / "dvc.yaml").read_text())["stages"])
     targets = [] if names == in_file else sorted(names)  # none: every stage, one parse
     run(["dvc", "commit", "--force", "--quiet", *targets], cwd=repo)
-    for out in _outputs(stages, names):  # committing rewrote them; Snakemake compares mtimes
+    for out in outputs:  # committing rewrote them; Snakemake compares mtimes
         made = (smoke_run / out).stat()
         os.utime(repo / out, ns=(made.st_atime_ns, made.st_mtime_ns))
     status = run(["dvc", "status", *targets], cwd=repo).stdout
